@@ -1,0 +1,193 @@
+"""How the tap signs in to Acumatica, one class per ``auth_scheme``.
+
+All authenticators share one small life cycle, driven by the run's ``AcumaticaClient``:
+``open`` (sign in once per run), ``__call__`` (put credentials on a request),
+``reauthenticate`` (after a 401: sign in again, once, however many threads saw the 401)
+and ``close`` (log out so the licence seat is freed at once instead of after a 10-minute
+idle timeout). The SDK's authenticators do not fit: its OAuth authenticator drops rotated
+refresh tokens and has no expiry margin, and Acumatica's login is a cookie session.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import typing as t
+
+import requests
+
+from tap_acumatica.errors import (
+    LOGIN_LIMIT_MARK,
+    AcumaticaAuthError,
+    AcumaticaResponseError,
+    LoginLimitError,
+    body_detail,
+)
+
+if t.TYPE_CHECKING:
+    from tap_acumatica.client import AcumaticaClient
+
+LOGGER = logging.getLogger("tap_acumatica.auth")
+
+LOGIN_LIMIT_HELP = (
+    "Acumatica refused the login: the licence's API seats (API Login Limit) are in use. "
+    "Sessions other clients left open expire after about 10 minutes of idleness; check "
+    "the Users (SM201010) and User Types screens for concurrent-login limits, or set "
+    "'login_limit_wait_seconds' to wait for a free seat."
+)
+
+
+class AcumaticaAuth(requests.auth.AuthBase):
+    """Base authenticator; ``generation`` counts sign-ins so 401s re-authenticate once."""
+
+    #: Whether the server holds a session for us that ``close`` must end.
+    keeps_server_session = False
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._lock = threading.RLock()
+        self._opened = False
+
+    def secrets(self) -> list[str]:
+        """Values that must never be logged (tokens, cookie values)."""
+        return []
+
+    def open(self, client: AcumaticaClient) -> None:
+        """Sign in if not yet signed in (thread-safe, idempotent)."""
+        with self._lock:
+            if not self._opened:
+                self._sign_in(client)
+                self._opened = True
+                self.generation += 1
+
+    def reauthenticate(self, client: AcumaticaClient, seen_generation: int) -> None:
+        """Sign in again after a 401, unless another thread already did."""
+        with self._lock:
+            if self.generation != seen_generation:
+                return
+            LOGGER.info("Session or token expired; signing in again.")
+            self._sign_in(client, again=True)
+            self._opened = True
+            self.generation += 1
+
+    def close(self, client: AcumaticaClient) -> None:
+        """End the server session (if any). Never raises: it runs while unwinding."""
+        with self._lock:
+            if self._opened:
+                self._opened = False
+                try:
+                    self._sign_out(client)
+                except Exception as exc:
+                    LOGGER.warning("Logout failed: %s", client.redact(str(exc)))
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+    # Scheme-specific parts -------------------------------------------------------------
+
+    def _sign_in(self, client: AcumaticaClient, *, again: bool = False) -> None:
+        raise NotImplementedError
+
+    def _sign_out(self, client: AcumaticaClient) -> None:
+        return None
+
+
+class LoginSession(AcumaticaAuth):
+    """``auth_scheme: Basic``: ``POST entity/auth/login`` and the cookies it sets.
+
+    The cookies live in the run's single ``requests.Session``, which every stream shares,
+    so one login serves the whole run.
+    """
+
+    keeps_server_session = True
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        super().__init__()
+        self.username = config.get("username") or ""
+        self.password = config.get("password") or ""
+        self.company = config.get("company")
+        self.branch = config.get("branch")
+        self.locale = config.get("locale")
+        self._session_ref: requests.Session | None = None
+
+    def secrets(self) -> list[str]:
+        values = [self.password]
+        if self._session_ref is not None:
+            values += [c.value for c in self._session_ref.cookies if c.value and len(c.value) > 8]
+        return [v for v in values if v]
+
+    def login_body(self) -> dict[str, str]:
+        """The login JSON: ``tenant`` (never also ``company``, which Acumatica rejects)."""
+        body = {"name": self.username, "password": self.password}
+        for key, value in (("tenant", self.company), ("branch", self.branch),
+                           ("locale", self.locale)):
+            if value:
+                body[key] = value
+        return body
+
+    def _sign_in(self, client: AcumaticaClient, *, again: bool = False) -> None:
+        self._session_ref = client.session
+        if again:
+            # The old session is gone server-side; drop its cookies so they are not resent.
+            client.session.cookies.clear()
+        response = client.send_raw(
+            "POST", client.url("entity/auth/login"), json=self.login_body(), what="login"
+        )
+        if response.status_code in (200, 204):
+            return
+        detail = body_detail(response)
+        if LOGIN_LIMIT_MARK in detail.lower():
+            raise LoginLimitError(LOGIN_LIMIT_HELP)
+        client.raise_if_not_api(response, "login")
+        if "invalid credentials" in detail.lower():
+            raise AcumaticaAuthError(
+                f"Login to {client.base_url} failed: {detail} Check 'username', 'password' "
+                "and 'company' (the tenant name as shown on the login page)."
+            )
+        raise AcumaticaAuthError(
+            f"Login to {client.base_url} failed (HTTP {response.status_code}): {detail}"
+        )
+
+    def _sign_out(self, client: AcumaticaClient) -> None:
+        response = client.send_raw(
+            "POST", client.url("entity/auth/logout"), data=b"", what="logout"
+        )
+        if response.status_code not in (200, 204):
+            LOGGER.warning("Logout answered HTTP %s.", response.status_code)
+        client.session.cookies.clear()
+
+
+class HTTPBasic(AcumaticaAuth):
+    """HTTP Basic for OData: no server session (Acumatica counts it as a normal user)."""
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        super().__init__()
+        self.password = config.get("password") or ""
+        raw = f"{config.get('username') or ''}:{self.password}".encode()
+        self._header = "Basic " + base64.b64encode(raw).decode()
+
+    def secrets(self) -> list[str]:
+        return [v for v in (self.password, self._header.split(" ", 1)[1]) if v]
+
+    def _sign_in(self, client: AcumaticaClient, *, again: bool = False) -> None:
+        if again:
+            raise AcumaticaAuthError(
+                "Acumatica rejected the username/password (HTTP 401) for OData. Check "
+                "'username', 'password' and 'company'."
+            )
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+
+def ensure_json_api(response: requests.Response, what: str, base_url: str) -> None:
+    """Refuse HTML or other non-API answers with a message about the URL."""
+    content_type = response.headers.get("Content-Type", "")
+    if "html" in content_type.lower():
+        raise AcumaticaResponseError(
+            f"{what}: {base_url} answered an HTML page (HTTP {response.status_code}) "
+            "instead of Acumatica's API. Check 'url': it must be the instance's base URL "
+            "including its instance path (e.g. https://host/AcumaticaERP)."
+        )

@@ -1,0 +1,368 @@
+"""The one HTTP client of a run: session, sign-in, retries, limits, redaction.
+
+Acumatica's login cookie must be shared by every stream (the SDK gives each stream its own
+``requests.Session``), requests are retried after a re-login (the SDK would resend the old
+``Cookie`` header), and licences cap concurrent requests across the whole tap, not per
+stream. So the tap owns one :class:`AcumaticaClient` and every stream sends through it.
+Retries use python-backoff (the SDK's dependency) with a wait generator that honours
+``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import re
+import threading
+import time
+import typing as t
+from collections import deque
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote
+
+import backoff
+import msgspec
+import requests
+from requests.adapters import HTTPAdapter
+
+from tap_acumatica import __version__
+from tap_acumatica.auth import AcumaticaAuth, ensure_json_api
+from tap_acumatica.errors import (
+    LOGIN_LIMIT_MARK,
+    OPTIMIZATION_MARK,
+    AcumaticaAPIError,
+    AcumaticaError,
+    AcumaticaResponseError,
+    OptimizationError,
+    body_detail,
+    optimization_fields,
+)
+from tap_acumatica.settings import normalize_base_url
+
+LOGGER = logging.getLogger("tap_acumatica.client")
+
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: Acumatica answers many permanent errors with HTTP 500 and a PX exception body; these
+#: words mark the 500s that are worth another try.
+TRANSIENT_500_WORDS = ("deadlock", "timeout", "timed out", "try again", "temporarily")
+
+_JSON = msgspec.json.Decoder(float_hook=__import__("decimal").Decimal)
+
+
+class RetryableResponse(Exception):
+    """A response worth another attempt; carries the server's ``Retry-After``."""
+
+    def __init__(self, response: requests.Response, detail: str) -> None:
+        super().__init__(detail)
+        self.response = response
+        self.detail = detail
+        self.retry_after = _retry_after_seconds(response)
+
+
+class _Unauthorized(Exception):
+    """A 401: re-authenticate and resend (handled outside the backoff loop)."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__("401")
+        self.response = response
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+def decode_json(content: bytes) -> t.Any:
+    """Decode JSON with decimals as ``Decimal``: Acumatica decimals must not lose digits."""
+    return _JSON.decode(content)
+
+
+class RateLimiter:
+    """At most ``per_minute`` request starts in any 60-second span (sliding window)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._starts: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._starts and now - self._starts[0] >= 60:
+                    self._starts.popleft()
+                if len(self._starts) < self.per_minute:
+                    self._starts.append(now)
+                    return
+                wait = 60 - (now - self._starts[0])
+            time.sleep(min(wait, 1.0))
+
+
+class AcumaticaClient:
+    """Session, sign-in, retries, the concurrency cap and secret redaction for one run."""
+
+    def __init__(self, config: t.Mapping[str, t.Any], auth: AcumaticaAuth) -> None:
+        self.config = config
+        self.base_url = normalize_base_url(config["url"])
+        self.auth = auth
+        self.timeout = (min(30, int(config.get("request_timeout") or 300)),
+                        int(config.get("request_timeout") or 300))
+        self.max_tries = int(config.get("max_retries") or 5)
+        self.backoff_factor = float(config.get("backoff_factor") or 1.0)
+        self.backoff_max = float(config.get("backoff_max_seconds") or 60.0)
+        self.concurrency = max(1, int(config.get("max_concurrent_requests") or 1))
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        per_minute = config.get("max_requests_per_minute")
+        self._limiter = RateLimiter(int(per_minute)) if per_minute else None
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.concurrency + 4)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update({
+            "User-Agent": config.get("user_agent") or f"tap-acumatica/{__version__}",
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+        })
+        if config.get("ca_bundle"):
+            self.session.verify = str(config["ca_bundle"])
+        elif config.get("verify_ssl") is False:
+            self.session.verify = False
+            LOGGER.warning(
+                "TLS certificate verification is DISABLED (verify_ssl: false); anyone on the "
+                "network path can read the credentials. Use 'ca_bundle' instead."
+            )
+        self._config_secrets = [
+            str(config[k]) for k in ("password", "oauth_client_secret", "oauth_refresh_token",
+                                     "oauth_access_token") if config.get(k)
+        ]
+        self.server_date: float | None = None
+        self.requests_sent = 0
+
+    # URLs and secrets --------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """Absolute URL of ``path`` (relative to the instance base, no leading '/')."""
+        return self.base_url + path.lstrip("/")
+
+    @staticmethod
+    def quote_segment(name: str) -> str:
+        """Percent-encode one path segment (inquiry names may hold spaces and symbols)."""
+        return quote(name, safe="")
+
+    def secrets(self) -> list[str]:
+        return [s for s in [*self._config_secrets, *self.auth.secrets()] if s]
+
+    def redact(self, text: str) -> str:
+        """Remove every secret, token and cookie value (and URL user-info) from ``text``."""
+        for secret in sorted(set(self.secrets()), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return re.sub(r"(https?://)[^/@\s]+@", r"\1***@", text)
+
+    # Sending -----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Sign in (once per run)."""
+        self.auth.open(self)
+
+    def close(self) -> None:
+        """Sign out and drop connections; safe to call more than once."""
+        self.auth.close(self)
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: t.Mapping[str, t.Any] | None = None,
+        what: str,
+        authenticate: bool = True,
+        **kwargs: t.Any,
+    ) -> requests.Response:
+        """Send with retries; on a 401 sign in again once and resend.
+
+        ``what`` names the request in messages ("Customer records 2024-01-01…"), because
+        "HTTP 503 for /entity/Default/…" does not tell a data engineer which load failed.
+        """
+        if authenticate:
+            self.auth.open(self)
+        reauthenticated = False
+        while True:
+            generation = self.auth.generation
+            try:
+                return self._send_with_retries(
+                    method, url, params=params, what=what, authenticate=authenticate, **kwargs
+                )
+            except _Unauthorized as exc:
+                if not authenticate or reauthenticated:
+                    raise AcumaticaAPIError(
+                        f"{what}: Acumatica answered 401 Unauthorized again after signing in "
+                        f"anew ({body_detail(exc.response)}). Check the user's rights.",
+                        401,
+                    ) from None
+                self.auth.reauthenticate(self, generation)
+                reauthenticated = True
+
+    def send_raw(self, method: str, url: str, *, what: str, **kwargs: t.Any) -> requests.Response:
+        """Send without the sign-in dance (login, logout, token calls); still retried."""
+        try:
+            return self._send_with_retries(method, url, what=what, authenticate=False, **kwargs)
+        except _Unauthorized as exc:
+            return exc.response
+
+    def get_json(self, url: str, *, params: t.Mapping[str, t.Any] | None = None,
+                 what: str) -> t.Any:
+        response = self.request("GET", url, params=params, what=what)
+        return self.parse_json(response, what)
+
+    def parse_json(self, response: requests.Response, what: str) -> t.Any:
+        ensure_json_api(response, what, self.base_url)
+        try:
+            return decode_json(response.content)
+        except msgspec.DecodeError:
+            raise AcumaticaResponseError(
+                f"{what}: the server answered HTTP {response.status_code} with a body that "
+                f"is not valid JSON ({len(response.content)} bytes; starts "
+                f"{response.content[:60]!r})."
+            ) from None
+
+    def raise_if_not_api(self, response: requests.Response, what: str) -> None:
+        """Explain HTML pages and 404s: the URL does not point at Acumatica's API."""
+        ensure_json_api(response, what, self.base_url)
+        if response.status_code == 404:
+            raise AcumaticaResponseError(
+                f"{what}: {response.url} was not found (HTTP 404). Check 'url' (the instance "
+                "base URL, including an instance path like /AcumaticaERP)."
+            )
+
+    def _wait_gen(self) -> t.Generator[float, t.Any, None]:
+        """Exponential backoff with jitter, or the server's Retry-After when it sends one."""
+        attempt = 0
+        exc = yield  # type: ignore[misc]
+        while True:
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is not None:
+                wait = min(float(retry_after), 300.0)
+            else:
+                wait = min(self.backoff_max, self.backoff_factor * (2**attempt))
+                wait = wait / 2 + random.uniform(0, wait / 2)  # noqa: S311 - jitter
+            attempt += 1
+            exc = yield wait
+
+    def _send_with_retries(self, method: str, url: str, *, what: str, authenticate: bool,
+                           **kwargs: t.Any) -> requests.Response:
+        def on_backoff(details: t.Any) -> None:
+            exc = details.get("exception")
+            LOGGER.warning(
+                "%s: %s; retry %d of %d in %.1fs.",
+                what, self.redact(_describe_failure(exc)), details["tries"],
+                self.max_tries - 1, details["wait"],
+            )
+
+        sender = backoff.on_exception(
+            self._wait_gen,
+            (RetryableResponse, requests.exceptions.ConnectionError,
+             requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError,
+             requests.exceptions.ContentDecodingError),
+            max_tries=self.max_tries,
+            jitter=None,
+            giveup=_is_permanent,
+            on_backoff=on_backoff,
+            raise_on_giveup=True,
+            logger=None,
+        )(self._send_once)
+        try:
+            return sender(method, url, what=what, authenticate=authenticate, **kwargs)
+        except RetryableResponse as exc:
+            raise AcumaticaAPIError(
+                f"{what}: HTTP {exc.response.status_code} after {self.max_tries} attempts: "
+                f"{self.redact(exc.detail)}",
+                exc.response.status_code,
+            ) from None
+        except requests.exceptions.SSLError as exc:
+            raise AcumaticaError(
+                f"{what}: TLS/SSL failure talking to {self.base_url}: {_short(exc)}. If the "
+                "instance uses a private CA, set 'ca_bundle' to its PEM file."
+            ) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            raise AcumaticaAPIError(
+                f"{what}: cannot reach {self.base_url} ({_short(exc)}) after "
+                f"{self.max_tries} attempts. Check 'url' and the network."
+            ) from None
+
+    def _send_once(self, method: str, url: str, *, what: str, authenticate: bool,
+                   **kwargs: t.Any) -> requests.Response:
+        if self._limiter is not None:
+            self._limiter.acquire()
+        with self._slots:
+            response = self.session.request(
+                method, url, timeout=self.timeout,
+                auth=self.auth if authenticate else None, allow_redirects=False, **kwargs
+            )
+            self.requests_sent += 1
+        date = response.headers.get("Date")
+        if date:
+            with contextlib.suppress(TypeError, ValueError):
+                self.server_date = parsedate_to_datetime(date).timestamp()
+        status = response.status_code
+        if status == 401 and authenticate:
+            raise _Unauthorized(response)
+        if status in RETRY_STATUSES:
+            detail = body_detail(response)
+            lowered = detail.lower()
+            if LOGIN_LIMIT_MARK in lowered:
+                return response  # the login code explains seats; retrying will not free one
+            if OPTIMIZATION_MARK in lowered:
+                raise OptimizationError(f"{what}: {detail}", optimization_fields(detail))
+            if status == 500 and _is_application_error(response) and not any(
+                word in lowered for word in TRANSIENT_500_WORDS
+            ):
+                return response
+            raise RetryableResponse(response, detail)
+        if 300 <= status < 400:
+            raise AcumaticaResponseError(
+                f"{what}: the server redirected to {response.headers.get('Location', '?')} "
+                f"(HTTP {status}) instead of answering. Check 'url' (instance path, http vs "
+                "https)."
+            )
+        return response
+
+
+def _is_application_error(response: requests.Response) -> bool:
+    """A 500 with Acumatica's PX exception body: a business error, not an outage."""
+    return '"exceptionType"' in (response.text or "")[:20000]
+
+
+def _is_permanent(exc: Exception) -> bool:
+    return isinstance(exc, requests.exceptions.SSLError) or (
+        isinstance(exc, requests.exceptions.ConnectionError)
+        and "NameResolutionError" in str(exc)
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("NameResolutionError", "Connection refused", "timed out", "CERTIFICATE",
+                   "Connection reset", "RemoteDisconnected"):
+        if marker.lower() in text.lower():
+            return marker
+    return text[:160]
+
+
+def _describe_failure(exc: BaseException | None) -> str:
+    if isinstance(exc, RetryableResponse):
+        extra = f" (Retry-After {exc.retry_after:g}s)" if exc.retry_after is not None else ""
+        return f"HTTP {exc.response.status_code}{extra}: {exc.detail[:200]}"
+    return f"{type(exc).__name__}: {_short(exc) if exc else ''}"

@@ -1,0 +1,336 @@
+"""The contract-based REST API's metadata: swagger.json -> entities -> JSON schema -> records.
+
+Acumatica wraps every field as ``{"value": x}`` (``{}`` when empty), nests detail
+collections and linked entities, and renders date-times with the instance's UTC offset.
+This module turns the endpoint's swagger (Swagger 2.0 up to 23.200.001, OpenAPI 3 from
+24.200.001) into :class:`EntitySpec` objects and compiles, per entity, a record
+transformer that unwraps and normalises values once, with no per-record schema walking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import typing as t
+from dataclasses import dataclass, field
+
+VALUE_TYPES: dict[str, dict[str, t.Any]] = {
+    "StringValue": {"type": ["string", "null"]},
+    "DecimalValue": {"type": ["number", "null"]},
+    "DoubleValue": {"type": ["number", "null"]},
+    "IntValue": {"type": ["integer", "null"]},
+    "ShortValue": {"type": ["integer", "null"]},
+    "LongValue": {"type": ["integer", "null"]},
+    "ByteValue": {"type": ["integer", "null"]},
+    "BooleanValue": {"type": ["boolean", "null"]},
+    "DateTimeValue": {"type": ["string", "null"], "format": "date-time"},
+    "GuidValue": {"type": ["string", "null"], "format": "uuid"},
+    # Contract v5 (26.200.001) additions.
+    "StringSingleSelectValue": {"type": ["string", "null"]},
+    "DateOnlyValue": {"type": ["string", "null"], "format": "date"},
+}
+STAMP_FIELDS = ("LastModifiedDateTime", "LastModified")
+SYSTEM_FIELDS = ("id", "rowNumber", "note", "custom", "files", "error", "_links")
+MAX_DEPTH = 4  # nested detail/linked levels kept in schemas (Details/Allocations is 2)
+
+
+@dataclass
+class FieldSpec:
+    """One property of an entity: a wrapped value, a detail collection or a linked entity."""
+
+    name: str
+    kind: str  # "value" | "detail" | "linked" | "plain"
+    value_type: str | None = None  # e.g. "DecimalValue" for kind "value"
+    plain_schema: dict[str, t.Any] | None = None  # kind "plain": schema as given
+    shape: Shape | None = None  # detail / linked
+
+
+@dataclass
+class Shape:
+    """The fields of one swagger definition (top-level entity, detail line, linked entity)."""
+
+    definition: str
+    fields: dict[str, FieldSpec] = field(default_factory=dict)
+    note_wrapped: bool = True  # 17.200.001 sends `note` as a plain string
+
+    def value_fields(self) -> list[str]:
+        return [n for n, f in self.fields.items() if f.kind in ("value", "plain")]
+
+    def nested_fields(self) -> list[str]:
+        return [n for n, f in self.fields.items() if f.kind in ("detail", "linked")]
+
+
+@dataclass
+class EntitySpec:
+    """A top-level entity of the endpoint: one Singer stream."""
+
+    name: str
+    shape: Shape
+    stamp: str | None  # replication key: LastModifiedDateTime, else LastModified, else None
+
+    def json_schema(self) -> dict[str, t.Any]:
+        return shape_schema(self.shape, top_level=True)
+
+
+# --- swagger parsing ---------------------------------------------------------------------
+
+
+def load_swagger(raw: bytes | str) -> dict[str, t.Any]:
+    """Parse swagger.json; some Acumatica versions start the file with a UTF-8 BOM."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8-sig")
+    return t.cast("dict[str, t.Any]", json.loads(raw.lstrip("\ufeff")))
+
+
+def _definitions(doc: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    if "definitions" in doc:
+        return t.cast("dict[str, t.Any]", doc["definitions"])
+    return t.cast("dict[str, t.Any]", doc.get("components", {}).get("schemas", {}))
+
+
+def _ref_name(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1]
+
+
+def _list_response_ref(operation: t.Mapping[str, t.Any]) -> str | None:
+    ok = operation.get("responses", {}).get("200", {})
+    schema = ok.get("schema")
+    if schema is None:  # OpenAPI 3
+        content = ok.get("content", {})
+        media: dict[str, t.Any] = (
+            content.get("application/json") or next(iter(content.values()), {})
+        )
+        schema = media.get("schema")
+    if isinstance(schema, dict):
+        items = schema.get("items", {})
+        if "$ref" in items:
+            return _ref_name(items["$ref"])
+    return None
+
+
+def entity_names(doc: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """Top-level entities: paths ``/<Entity>`` with a GET, mapped to their definition."""
+    found: dict[str, str] = {}
+    for path, item in doc.get("paths", {}).items():
+        segments = path.strip("/").split("/")
+        if len(segments) != 1 or not segments[0] or "get" not in item:
+            continue
+        name = segments[0]
+        found[name] = _list_response_ref(item["get"]) or name
+    return found
+
+
+class _ShapeBuilder:
+    def __init__(self, definitions: dict[str, t.Any]) -> None:
+        self.definitions = definitions
+
+    def properties(self, definition: str) -> dict[str, t.Any]:
+        node = self.definitions.get(definition, {})
+        merged: dict[str, t.Any] = {}
+        for part in node.get("allOf", [node]):
+            if "$ref" in part:
+                merged.update(self.properties(_ref_name(part["$ref"])))
+            merged.update(part.get("properties", {}))
+        return merged
+
+    def build(self, definition: str, depth: int = 0, trail: tuple[str, ...] = ()) -> Shape:
+        props = self.properties(definition)
+        note = props.get("note", {})
+        shape = Shape(definition=definition, note_wrapped="$ref" in note)
+        for name, prop in props.items():
+            if name in SYSTEM_FIELDS:
+                continue
+            spec = self._field(name, prop, depth, (*trail, definition))
+            if spec is not None:
+                shape.fields[name] = spec
+        return shape
+
+    def _field(self, name: str, prop: t.Mapping[str, t.Any], depth: int,
+               trail: tuple[str, ...]) -> FieldSpec | None:
+        if "$ref" in prop:
+            target = _ref_name(prop["$ref"])
+            if target in VALUE_TYPES:
+                return FieldSpec(name, "value", value_type=target)
+            if depth >= MAX_DEPTH or target in trail:
+                return None
+            return FieldSpec(name, "linked", shape=self.build(target, depth + 1, trail))
+        if prop.get("type") == "array":
+            items = prop.get("items", {})
+            if "$ref" not in items:
+                return None
+            target = _ref_name(items["$ref"])
+            if depth >= MAX_DEPTH or target in trail:
+                return None
+            return FieldSpec(name, "detail", shape=self.build(target, depth + 1, trail))
+        if prop.get("type") in ("string", "integer", "number", "boolean"):
+            schema: dict[str, t.Any] = {"type": [prop["type"], "null"]}
+            if prop.get("format") in ("date-time", "uuid"):
+                schema["format"] = prop["format"]
+            return FieldSpec(name, "plain", plain_schema=schema)
+        return None
+
+
+def parse_entities(doc: t.Mapping[str, t.Any],
+                   only: t.Collection[str] | None = None) -> dict[str, EntitySpec]:
+    """Every top-level entity of a swagger document (optionally only the named ones)."""
+    builder = _ShapeBuilder(_definitions(doc))
+    specs: dict[str, EntitySpec] = {}
+    for name, definition in sorted(entity_names(doc).items()):
+        if only is not None and name not in only:
+            continue
+        shape = builder.build(definition)
+        stamp = next(
+            (f for f in STAMP_FIELDS
+             if f in shape.fields and shape.fields[f].value_type == "DateTimeValue"),
+            None,
+        )
+        specs[name] = EntitySpec(name=name, shape=shape, stamp=stamp)
+    return specs
+
+
+# --- JSON schema ---------------------------------------------------------------------------
+
+
+def _field_schema(spec: FieldSpec) -> dict[str, t.Any]:
+    if spec.kind == "value":
+        return dict(VALUE_TYPES[spec.value_type or "StringValue"])
+    if spec.kind == "plain":
+        return dict(spec.plain_schema or {"type": ["string", "null"]})
+    assert spec.shape is not None
+    inner = shape_schema(spec.shape, top_level=False)
+    if spec.kind == "detail":
+        return {"type": ["array", "null"], "items": inner}
+    inner["type"] = ["object", "null"]
+    return inner
+
+
+def shape_schema(shape: Shape, *, top_level: bool) -> dict[str, t.Any]:
+    """JSON schema of unwrapped records of ``shape`` (all fields nullable)."""
+    props: dict[str, t.Any] = {
+        "id": {"type": ["string"], "format": "uuid"} if top_level
+        else {"type": ["string", "null"], "format": "uuid"},
+        "rowNumber": {"type": ["integer", "null"]},
+        "note": {"type": ["string", "null"]},
+    }
+    for name, spec in shape.fields.items():
+        props[name] = _field_schema(spec)
+    if top_level:
+        props["files"] = {
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": ["string", "null"]},
+                    "filename": {"type": ["string", "null"]},
+                    "href": {"type": ["string", "null"]},
+                },
+            },
+        }
+    return {"type": "object", "properties": props}
+
+
+# --- records ---------------------------------------------------------------------------------
+
+_OFFSET_DT = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
+)
+UTC = dt.timezone.utc
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    """Parse Acumatica's date-times: 1-7 fraction digits, with or without an offset.
+
+    Python 3.10's ``fromisoformat`` only takes 3 or 6 fraction digits, and Acumatica trims
+    trailing zeros (``.34``). A value without an offset is taken as UTC.
+    """
+    match = _OFFSET_DT.match(text)
+    if not match:
+        raise ValueError(f"not an Acumatica date-time: {text!r}")
+    day, clock, fraction, offset = match.groups()
+    micro = (fraction or "0")[:6].ljust(6, "0")
+    if offset is None or offset == "Z":
+        tz_text = "+00:00"
+    else:
+        tz_text = offset if ":" in offset else f"{offset[:3]}:{offset[3:]}"
+    return dt.datetime.fromisoformat(f"{day}T{clock}.{micro}{tz_text}")
+
+
+def format_utc(moment: dt.datetime) -> str:
+    """The one fixed format of every date-time the tap emits (string order = time order)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def normalize_datetime(text: str | None) -> str | None:
+    if text is None or text == "":
+        return None
+    return format_utc(parse_datetime(text))
+
+
+Converter = t.Callable[[t.Any], t.Any]
+
+
+def _unwrap(value: t.Any) -> t.Any:
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def _unwrap_datetime(value: t.Any) -> t.Any:
+    inner = value.get("value") if isinstance(value, dict) else value
+    return normalize_datetime(inner) if isinstance(inner, str) else None
+
+
+def _plain(value: t.Any) -> t.Any:
+    return value
+
+
+def _is_type(schema: t.Mapping[str, t.Any], name: str) -> bool:
+    kind = schema.get("type")
+    return kind == name or (isinstance(kind, list) and name in kind)
+
+
+def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any]], dict]:
+    """A function turning one raw Acumatica record into an unwrapped record of ``schema``.
+
+    Driven by the JSON schema (not the swagger) so that streams rebuilt from a catalog
+    need no swagger: date-time fields are normalised to UTC, arrays are detail
+    collections, objects are linked entities, everything else is unwrapped.
+    Keys not in the schema are dropped.
+    """
+    plan: dict[str, Converter] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if name in ("id", "rowNumber", "files"):
+            plan[name] = _plain
+        elif _is_type(prop, "array"):
+            plan[name] = _list_converter(compile_schema(prop.get("items", {})))
+        elif _is_type(prop, "object"):
+            plan[name] = _object_converter(compile_schema(prop))
+        elif prop.get("format") == "date-time":
+            plan[name] = _unwrap_datetime
+        else:
+            plan[name] = _unwrap
+
+    def transform(raw: dict[str, t.Any]) -> dict[str, t.Any]:
+        out: dict[str, t.Any] = {}
+        for key, value in raw.items():
+            convert = plan.get(key)
+            if convert is not None:
+                out[key] = convert(value)
+        return out
+
+    return transform
+
+
+def _list_converter(inner: t.Callable[[dict[str, t.Any]], dict]) -> Converter:
+    def convert(value: t.Any) -> t.Any:
+        if not isinstance(value, list):
+            return None
+        return [inner(item) for item in value if isinstance(item, dict)]
+
+    return convert
+
+
+def _object_converter(inner: t.Callable[[dict[str, t.Any]], dict]) -> Converter:
+    def convert(value: t.Any) -> t.Any:
+        return inner(value) if isinstance(value, dict) and value else None
+
+    return convert

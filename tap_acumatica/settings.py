@@ -1,0 +1,263 @@
+"""Settings of tap-acumatica: the JSON schema users see in ``--about`` and Meltano.
+
+Names follow the seed connector (``url``, ``auth_scheme``, ``schema``, ``company``,
+``endpoint_name``, ``endpoint_version``) so users moving from it recognise them.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from urllib.parse import urlsplit, urlunsplit
+
+import pendulum
+from singer_sdk import typing as th
+
+from tap_acumatica.errors import ConfigError
+
+AUTH_SCHEMES = ("Basic", "OAuthPassword", "OAuth", "OAuthImplicit")
+SCHEMAS = ("REST", "OData")
+DEFAULT_ENDPOINT_VERSION = "17.200.001"
+DEFAULT_ENDPOINT_NAME = "Default"
+DEFAULT_PAGE_SIZE = 1000
+
+SECRET_SETTINGS = (
+    "password",
+    "oauth_client_secret",
+    "oauth_refresh_token",
+    "oauth_access_token",
+)
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "url",
+        th.StringType,
+        required=True,
+        title="Instance URL",
+        description=(
+            "Base URL of the Acumatica instance as used in a browser, e.g. "
+            "`https://erp.example.com/AcumaticaERP`. A trailing `/entity/` is accepted."
+        ),
+    ),
+    th.Property(
+        "auth_scheme",
+        th.StringType,
+        default="Basic",
+        allowed_values=list(AUTH_SCHEMES),
+        description=(
+            "`Basic`: username/password login session (cookies; logged out at the end). "
+            "`OAuthPassword`: OAuth 2 resource-owner password grant. `OAuth`: authorization "
+            "code flow, runs from a refresh token. `OAuthImplicit`: a given access token."
+        ),
+    ),
+    th.Property("username", th.StringType, description="Acumatica user name (API user)."),
+    th.Property(
+        "password", th.StringType, secret=True, description="Password of the Acumatica user."
+    ),
+    th.Property(
+        "company",
+        th.StringType,
+        title="Company (tenant)",
+        description=(
+            "Tenant to sign in to (sent as `tenant` at login; names the tenant in OData URLs). "
+            "Leave empty only on single-tenant instances."
+        ),
+    ),
+    th.Property("branch", th.StringType, description="Branch to sign in to (optional)."),
+    th.Property("locale", th.StringType, description="Locale to sign in with, e.g. `en-US`."),
+    th.Property(
+        "oauth_client_id",
+        th.StringType,
+        description="Client ID of the Connected Application (SM303010), like `GUID@Tenant`.",
+    ),
+    th.Property(
+        "oauth_client_secret",
+        th.StringType,
+        secret=True,
+        description="Shared secret of the Connected Application.",
+    ),
+    th.Property(
+        "oauth_scope",
+        th.StringType,
+        default="api offline_access",
+        description="OAuth scopes to request.",
+    ),
+    th.Property(
+        "oauth_refresh_token",
+        th.StringType,
+        secret=True,
+        description="Refresh token for auth_scheme OAuth (see `tap-acumatica-auth`).",
+    ),
+    th.Property(
+        "oauth_access_token",
+        th.StringType,
+        secret=True,
+        description="Access token for auth_scheme OAuthImplicit.",
+    ),
+    th.Property(
+        "schema",
+        th.StringType,
+        default="REST",
+        allowed_values=list(SCHEMAS),
+        description=(
+            "`REST`: contract-based API entities. `OData`: generic inquiries exposed via OData."
+        ),
+    ),
+    th.Property(
+        "endpoint_name",
+        th.StringType,
+        default=DEFAULT_ENDPOINT_NAME,
+        description="Contract-based endpoint name (Web Service Endpoints screen SM207060).",
+    ),
+    th.Property(
+        "endpoint_version",
+        th.StringType,
+        description=(
+            f"Endpoint version (default {DEFAULT_ENDPOINT_VERSION}). If not set and the "
+            "instance does not serve the default, the highest version the instance lists "
+            "is used (and logged)."
+        ),
+    ),
+    th.Property(
+        "entities",
+        th.ArrayType(th.StringType),
+        description="Discover only these entities (e.g. `[\"Customer\", \"SalesOrder\"]`).",
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        description=(
+            "Earliest modification time to extract on the first run of an incremental "
+            "stream (ISO 8601; without an offset it is UTC)."
+        ),
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType,
+        default=DEFAULT_PAGE_SIZE,
+        description="Records per request (`$top`).",
+    ),
+    th.Property(
+        "max_concurrent_requests",
+        th.IntegerType,
+        default=1,
+        description=(
+            "Requests in flight at once, across all streams. Acumatica licences cap "
+            "concurrent API requests; keep this at or below your licence's limit."
+        ),
+    ),
+    th.Property(
+        "max_requests_per_minute",
+        th.IntegerType,
+        description="Optional client-side cap on requests per minute (licence courtesy).",
+    ),
+    th.Property(
+        "settle_seconds",
+        th.IntegerType,
+        default=30,
+        description=(
+            "Incremental runs read up to the server's clock minus this many seconds, so "
+            "records still being saved are picked up by the next run instead of skipped."
+        ),
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType,
+        default=300,
+        description="Seconds to wait for one HTTP response.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=5,
+        description="Attempts per request for 429, 5xx, timeouts and dropped connections.",
+    ),
+    th.Property(
+        "verify_ssl",
+        th.BooleanType,
+        default=True,
+        description="Verify the server's TLS certificate. Disabling it is logged as a warning.",
+    ),
+    th.Property(
+        "ca_bundle",
+        th.StringType,
+        description="Path to a CA bundle (PEM) for instances with a private certificate.",
+    ),
+    th.Property(
+        "user_agent",
+        th.StringType,
+        description="User-Agent header (default `tap-acumatica/<version>`).",
+    ),
+).to_dict()
+
+
+def normalize_base_url(url: str) -> str:
+    """Return the instance base URL ending in '/', without a trailing ``entity`` segment.
+
+    Users paste what they see: ``https://host/AcumaticaERP``, ``…/AcumaticaERP/``,
+    ``…/entity/`` or even ``…/entity/Default/24.200.001``. Credentials embedded in the
+    URL are refused because they would end up in logs and catalogs.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"Setting 'url' must be an http(s) URL of the Acumatica instance, got {url!r}."
+        )
+    if "@" in parts.netloc:
+        raise ConfigError(
+            "Setting 'url' must not contain credentials; use 'username' and 'password'."
+        )
+    path = parts.path.rstrip("/")
+    segments = path.split("/")
+    lowered = [s.lower() for s in segments]
+    if "entity" in lowered:
+        segments = segments[: lowered.index("entity")]
+    path = "/".join(segments).rstrip("/") + "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def parse_start_date(value: str | None) -> pendulum.DateTime | None:
+    """Parse ``start_date`` strictly; a naive value is UTC."""
+    if not value:
+        return None
+    try:
+        parsed = pendulum.parse(value, tz="UTC")
+    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
+        raise ConfigError(f"Setting 'start_date' is not an ISO 8601 date-time: {value!r}.") from exc
+    if not isinstance(parsed, pendulum.DateTime):
+        if isinstance(parsed, pendulum.Date):
+            return pendulum.datetime(parsed.year, parsed.month, parsed.day, tz="UTC")
+        raise ConfigError(f"Setting 'start_date' is not an ISO 8601 date-time: {value!r}.")
+    return parsed.in_timezone("UTC")
+
+
+def validate_config(config: t.Mapping[str, t.Any]) -> None:
+    """Checks the JSON schema cannot express, each with one clear message."""
+    if not config.get("url"):
+        raise ConfigError("Setting 'url' is required (the Acumatica instance's base URL).")
+    normalize_base_url(config["url"])
+    scheme = config.get("auth_scheme") or "Basic"
+    if scheme not in AUTH_SCHEMES:
+        raise ConfigError(
+            f"Setting 'auth_scheme' must be one of {', '.join(AUTH_SCHEMES)}; got {scheme!r}."
+        )
+    if (config.get("schema") or "REST") not in SCHEMAS:
+        raise ConfigError(f"Setting 'schema' must be REST or OData; got {config.get('schema')!r}.")
+    needed = {
+        "Basic": ("username", "password"),
+        "OAuthPassword": ("oauth_client_id", "oauth_client_secret", "username", "password"),
+        "OAuth": ("oauth_client_id", "oauth_client_secret", "oauth_refresh_token"),
+        "OAuthImplicit": ("oauth_access_token",),
+    }[scheme]
+    missing = [name for name in needed if not config.get(name)]
+    if missing and scheme == "OAuth" and not config.get("oauth_refresh_token"):
+        # The refresh token may live in the token file written by an earlier run.
+        missing = [m for m in missing if m != "oauth_refresh_token"]
+    if missing:
+        raise ConfigError(
+            f"auth_scheme {scheme} needs setting(s): {', '.join(missing)}."
+        )
+    for name in ("page_size", "max_concurrent_requests", "request_timeout", "max_retries"):
+        value = config.get(name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ConfigError(f"Setting {name!r} must be a positive integer; got {value!r}.")
+    parse_start_date(config.get("start_date"))

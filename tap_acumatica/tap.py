@@ -1,0 +1,226 @@
+"""TapAcumatica: settings, discovery from metadata, one client per run, clean exits.
+
+Streams are generated from the instance's metadata (the endpoint's swagger.json, or the
+OData ``$metadata``) at discovery, and rebuilt from the input catalog on sync so a
+scheduled run never downloads a multi-megabyte swagger again. Every way out of a run
+(normal end, error, Ctrl-C, SIGTERM) logs out, because a leaked Acumatica session holds a
+licence seat for 10 minutes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import sys
+import threading
+import typing as t
+
+from singer_sdk import Tap
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+
+from tap_acumatica import __version__
+from tap_acumatica.auth import AcumaticaAuth, HTTPBasic, LoginSession
+from tap_acumatica.client import AcumaticaClient
+from tap_acumatica.contract import load_swagger, parse_entities
+from tap_acumatica.errors import AcumaticaError, ConfigError
+from tap_acumatica.logs import install_redaction
+from tap_acumatica.rest import EntityStream
+from tap_acumatica.settings import (
+    CONFIG_SCHEMA,
+    DEFAULT_ENDPOINT_NAME,
+    DEFAULT_ENDPOINT_VERSION,
+    validate_config,
+)
+
+if t.TYPE_CHECKING:
+    from types import FrameType
+
+    from singer_sdk.streams import Stream
+
+LOGGER = logging.getLogger("tap_acumatica")
+
+
+def build_authenticator(config: t.Mapping[str, t.Any]) -> AcumaticaAuth:
+    """The authenticator for ``auth_scheme`` (and ``schema``: OData has no login session)."""
+    scheme = config.get("auth_scheme") or "Basic"
+    if scheme == "Basic":
+        if (config.get("schema") or "REST") == "OData":
+            return HTTPBasic(config)
+        return LoginSession(config)
+    from tap_acumatica import oauth  # OAuth schemes live in their own module
+
+    return oauth.build_oauth(config)
+
+
+class TapAcumatica(Tap):
+    """Singer tap for Acumatica ERP."""
+
+    name = "tap-acumatica"
+    plugin_version = __version__
+    dynamic_catalog = True
+    config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = MsgSpecWriter
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self._client: AcumaticaClient | None = None
+        self._client_lock = threading.Lock()
+        self._endpoint_version: str | None = None
+        super().__init__(*args, **kwargs)
+        validate_config(self.config)
+
+    # The run's client --------------------------------------------------------------------
+
+    @property
+    def client(self) -> AcumaticaClient:
+        with self._client_lock:
+            if self._client is None:
+                self._client = AcumaticaClient(self.config, build_authenticator(self.config))
+                install_redaction(self._client.redact)
+                atexit.register(self.close)
+            return self._client
+
+    def close(self) -> None:
+        """Log out and release connections (idempotent)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # Entry points: each ends with a logout -------------------------------------------------
+
+    def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK; we only wrap it
+        try:
+            super().sync_all()
+        finally:
+            self.close()
+
+    def run_discovery(self) -> str:
+        try:
+            return super().run_discovery()
+        finally:
+            self.close()
+
+    def run_connection_test(self) -> bool:  # type: ignore[misc]
+        try:
+            return super().run_connection_test()
+        finally:
+            self.close()
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: write state, log out, and exit non-zero (the run did not finish)."""
+        try:
+            self._state_writer.write_state(self.state)
+        finally:
+            self.logger.warning("Interrupted by signal %d; logging out.", signum)
+            self.close()
+            sys.exit(128 + signum if signum in (signal.SIGTERM, signal.SIGINT) else 1)
+
+    # Endpoint -------------------------------------------------------------------------------
+
+    @property
+    def endpoint_name(self) -> str:
+        return str(self.config.get("endpoint_name") or DEFAULT_ENDPOINT_NAME)
+
+    def endpoint_version(self) -> str:
+        """The endpoint version to use, checked once per run against ``GET entity``."""
+        if self._endpoint_version is None:
+            self._endpoint_version = self._resolve_endpoint_version()
+        return self._endpoint_version
+
+    def _resolve_endpoint_version(self) -> str:
+        wanted = self.config.get("endpoint_version")
+        client = self.client
+        index = client.get_json(client.url("entity"), what="List of endpoints (GET entity)")
+        endpoints = index.get("endpoints", []) if isinstance(index, dict) else []
+        served = sorted(
+            {str(e.get("version")) for e in endpoints
+             if str(e.get("name", "")).lower() == self.endpoint_name.lower()},
+            key=lambda v: tuple(int(p) if p.isdigit() else 0 for p in v.split(".")),
+        )
+        if not served:
+            names = sorted({str(e.get("name")) for e in endpoints})
+            raise ConfigError(
+                f"The instance serves no endpoint named {self.endpoint_name!r}; it serves: "
+                f"{', '.join(names) or 'none'}. Check 'endpoint_name'."
+            )
+        if wanted:
+            if wanted not in served:
+                raise ConfigError(
+                    f"Endpoint {self.endpoint_name}/{wanted} is not served by this instance; "
+                    f"it serves versions: {', '.join(served)}. Set 'endpoint_version' to one "
+                    "of them."
+                )
+            return str(wanted)
+        if DEFAULT_ENDPOINT_VERSION in served:
+            return DEFAULT_ENDPOINT_VERSION
+        chosen = served[-1]
+        self.logger.warning(
+            "endpoint_version not set and the instance does not serve the default %s; "
+            "using the highest version it serves: %s/%s.",
+            DEFAULT_ENDPOINT_VERSION, self.endpoint_name, chosen,
+        )
+        return chosen
+
+    def entity_path(self, entity: str) -> str:
+        return f"entity/{self.endpoint_name}/{self.endpoint_version()}/{entity}"
+
+    # Discovery --------------------------------------------------------------------------------
+
+    def discover_streams(self) -> list[Stream]:
+        if (self.config.get("schema") or "REST") == "OData":
+            from tap_acumatica import odata
+
+            return odata.discover(self)
+        if self.input_catalog is not None:
+            return self._streams_from_catalog()
+        return self._streams_from_swagger()
+
+    def _streams_from_catalog(self) -> list[Stream]:
+        """Rebuild streams from the catalog: no swagger download on a scheduled sync."""
+        assert self.input_catalog is not None
+        streams: list[Stream] = []
+        for entry in self.input_catalog.values():
+            md = entry.metadata.root
+            keys = getattr(md, "valid_replication_keys", None) or []
+            streams.append(EntityStream(
+                self, entry.tap_stream_id, entry.schema.to_dict(),
+                replication_key=entry.replication_key or (keys[0] if keys else None),
+            ))
+        return streams
+
+    def _streams_from_swagger(self) -> list[Stream]:
+        client = self.client
+        version = self.endpoint_version()
+        url = client.url(f"entity/{self.endpoint_name}/{version}/swagger.json")
+        response = client.request("GET", url, what=f"swagger.json of {self.endpoint_name}/"
+                                  f"{version}")
+        client.raise_if_not_api(response, "swagger.json")
+        try:
+            doc = load_swagger(response.content)
+        except ValueError as exc:
+            raise AcumaticaError(f"swagger.json of {self.endpoint_name}/{version} is not "
+                                 f"valid JSON: {exc}") from None
+        wanted = self.config.get("entities")
+        specs = parse_entities(doc, only=set(wanted) if wanted else None)
+        if wanted:
+            unknown = sorted(set(wanted) - set(specs))
+            if unknown:
+                known = sorted(parse_entities(doc))
+                raise ConfigError(
+                    f"Unknown entit{'y' if len(unknown) == 1 else 'ies'} in 'entities': "
+                    f"{', '.join(unknown)}. Endpoint {self.endpoint_name}/{version} has "
+                    f"{len(known)} entities, e.g. {', '.join(known[:8])}."
+                )
+        self.logger.info("Discovered %d entities in %s/%s.", len(specs), self.endpoint_name,
+                         version)
+        return [EntityStream(self, spec.name, spec.json_schema(), spec.stamp)
+                for spec in specs.values()]
+
+
+def main() -> None:
+    """Console entry point: expected errors become one clear line and exit code 1."""
+    try:
+        TapAcumatica.cli()  # click ends with SystemExit
+    except AcumaticaError as exc:
+        sys.stderr.write(f"tap-acumatica: error: {exc}\n")
+        sys.exit(exc.exit_code)

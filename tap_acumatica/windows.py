@@ -1,0 +1,82 @@
+"""Incremental windows: how to read a changing, unordered ERP table without losing rows.
+
+Acumatica lists have no ``$orderby`` and rows change while we page, so ``$skip`` paging
+over a changing result skips rows. A window ``(start, end]`` on the modification stamp,
+read in a *single* request, is an atomic snapshot of that window; ``end`` is fixed at the
+run's start, and a row modified during the run gets a stamp after ``end`` (the next run
+reads it). So: plan windows that each fit in one request, read them in time order, and
+advance the bookmark to a window's end only when the whole window has been emitted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass
+
+UTC = dt.timezone.utc
+RESOLUTION = dt.timedelta(milliseconds=1)  # Acumatica stamps are milliseconds
+EPOCH = dt.datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def truncate_ms(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows whose stamp is in ``(start, end]``."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def __str__(self) -> str:
+        return f"({self.start.isoformat()}, {self.end.isoformat()}]"
+
+    @property
+    def splittable(self) -> bool:
+        return self.end - self.start > RESOLUTION
+
+    def split(self) -> tuple[Window, Window]:
+        """Two halves at the millisecond nearest the middle."""
+        middle = truncate_ms(self.start + (self.end - self.start) / 2)
+        if middle <= self.start:
+            middle = self.start + RESOLUTION
+        return Window(self.start, middle), Window(middle, self.end)
+
+
+def plan_windows(start: dt.datetime, end: dt.datetime, stamps: list[dt.datetime],
+                 target: int) -> list[Window]:
+    """Cut ``(start, end]`` into windows of at most ``target`` rows by a stamp census.
+
+    ``stamps`` (sorted) is a census of the rows' stamps; it may be stale or incomplete
+    (rows move while it is taken): windows that turn out too full are split when read.
+    Cuts fall on stamp values, so rows sharing one stamp never straddle a cut; a group
+    larger than ``target`` gets a window of its own.
+    """
+    if target < 1:
+        raise ValueError("target must be positive")
+    lo = bisect.bisect_right(stamps, start)
+    hi = bisect.bisect_right(stamps, end)
+    windows: list[Window] = []
+    cursor = start
+    position = lo
+    while hi - position > target:
+        candidate = stamps[position + target - 1]
+        cut_index = bisect.bisect_right(stamps, candidate)
+        if cut_index - position > target:
+            # The cut would include a run of equal stamps that overflows the window: stop
+            # just before the run, or, if the run starts here, give it a window of its own.
+            before = bisect.bisect_left(stamps, candidate)
+            if before > position:
+                candidate = stamps[before - 1]
+                cut_index = before
+            elif cursor < candidate - RESOLUTION:
+                # Isolate the run in a one-millisecond window, read by paging.
+                windows.append(Window(cursor, candidate - RESOLUTION))
+                cursor = candidate - RESOLUTION
+        windows.append(Window(cursor, candidate))
+        cursor = candidate
+        position = cut_index
+    windows.append(Window(cursor, end))
+    return windows

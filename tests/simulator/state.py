@@ -1,0 +1,252 @@
+"""Options, counters, fault configuration and the simulator's data state.
+
+Everything a test can observe or steer through ``__control`` lives here; the HTTP layer
+(server.py, rest.py) only reads and updates it under ``Simulator.lock``.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import time
+from datetime import datetime, timezone
+
+from .render import EntityRenderer
+from .store import EntityStore
+from .swagger import BUNDLED_VERSIONS, contract
+from .values import datetime_to_ms
+
+DEFAULTS: dict = {
+    "seed": 7,
+    "sizes": {},
+    "default_size": 50,
+    "versions": list(BUNDLED_VERSIONS),
+    "username": "admin",
+    "password": "Sim-Passw0rd!",
+    "tenants": ["Company"],
+    "seat_limit": 10,
+    "seat_limit_status": 500,
+    "session_idle_seconds": 600,
+    "token_lifetime_seconds": 3600,
+    "rotate_refresh_tokens": True,
+    "oauth_clients": {"C0FFEE00-0000-4000-8000-000000000001@Company": "Sim-Client-Secret-1"},
+    "timezone_offsets": [0, -480, -420, 180, 330],
+    "filter_timezone_minutes": 0,
+    "instance_path": "/AcumaticaERP",
+    "max_query_string": 2048,
+    "swagger_requires_auth": True,
+    "build_version": "24.200.0206",
+    "odata_sizes": None,
+    "odata_forbidden": [],
+    "row_cache_mb": 64,
+}
+
+# Kinds that count as "data requests": faults hit them, max_in_flight measures them.
+DATA_KINDS = frozenset({"list", "get", "adhoc", "odata", "odata_metadata"})
+
+
+def normalise_options(options: dict) -> dict:
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown simulator options: {sorted(unknown)}")
+    merged = copy.deepcopy(DEFAULTS)
+    merged.update(copy.deepcopy(options))
+    path = "/" + merged["instance_path"].strip("/")
+    merged["instance_path"] = "" if path == "/" else path
+    if isinstance(merged["versions"], str):
+        merged["versions"] = [v for v in merged["versions"].split(",") if v]
+    for version in merged["versions"]:
+        if version not in BUNDLED_VERSIONS:
+            raise ValueError(f"version {version} is not bundled ({', '.join(BUNDLED_VERSIONS)})")
+    return merged
+
+
+class Counters:
+    """Thread-safe counters; ``incr("a.b")`` increments a nested key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.data: dict = {
+            "logins": 0, "logouts": 0, "bearer_logouts": 0, "login_failures": 0,
+            "requests": 0, "requests_by_kind": {}, "in_flight": 0, "max_in_flight": 0,
+            "tokens_issued": {}, "token_failures": 0, "faults_injected": {},
+            "records_served": 0, "mutations": 0,
+        }
+
+    def incr(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            node = self.data
+            *path, last = key.split(".")
+            for part in path:
+                node = node.setdefault(part, {})
+            node[last] = node.get(last, 0) + n
+
+    def enter(self) -> None:
+        with self._lock:
+            self.data["in_flight"] += 1
+            self.data["max_in_flight"] = max(self.data["max_in_flight"], self.data["in_flight"])
+
+    def leave(self) -> None:
+        with self._lock:
+            self.data["in_flight"] -= 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return copy.deepcopy(self.data)
+
+
+class Faults:
+    """The current fault configuration and its seeded random source."""
+
+    KEYS = frozenset({"rate_429", "retry_after", "rate_5xx", "status_5xx", "rate_409",
+                      "latency_ms", "drop_rate", "expire_sessions", "optimization_failure",
+                      "live_mutation", "fault_seed", "only_kinds", "odata_forbidden"})
+
+    def __init__(self, config: dict | None = None) -> None:
+        config = dict(config or {})
+        unknown = set(config) - self.KEYS
+        if unknown:
+            raise ValueError(f"unknown fault keys: {sorted(unknown)}")
+        self.config = config
+        self.rng = random.Random(config.get("fault_seed", 0))
+        self.live_counts: dict[str, int] = {}
+
+    def applies(self, kind: str) -> bool:
+        only = self.config.get("only_kinds")
+        return kind in only if only else kind in DATA_KINDS
+
+    def draw(self, kind: str) -> str | None:
+        """Which fault (if any) hits this request: drop, 429, 5xx or 409."""
+        if not self.applies(kind):
+            return None
+        for name, key in (("drop", "drop_rate"), ("429", "rate_429"), ("5xx", "rate_5xx"),
+                          ("409", "rate_409")):
+            rate = float(self.config.get(key) or 0)
+            if rate and self.rng.random() < rate:
+                return name
+        return None
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def now_ms() -> int:
+    return datetime_to_ms(now_utc())
+
+
+class Simulator:
+    """All mutable state of one simulated Acumatica instance."""
+
+    def __init__(self, options: dict) -> None:
+        self.lock = threading.RLock()
+        self.initial_options = dict(options)
+        self.counters = Counters()
+        self.configure(options)
+
+    def configure(self, options: dict) -> None:
+        from .auth import AuthState
+
+        with self.lock:
+            self.options = normalise_options(options)
+            self.counters = Counters()
+            self.faults = Faults()
+            self.auth = AuthState(idle_seconds=self.options["session_idle_seconds"],
+                                  token_lifetime=self.options["token_lifetime_seconds"])
+            self.stores: dict[str, EntityStore] = {}
+            self.renderers: dict[tuple[str, str], EntityRenderer] = {}
+            self.row_cache = RowCache(int(self.options["row_cache_mb"]) * 1024 * 1024)
+            self.odata = self._make_odata()
+            self.started = time.time()
+
+    def _make_odata(self):
+        try:
+            from .odata import ODataService
+        except ImportError:  # pragma: no cover - TEMPORARY until odata.py lands
+            return None
+        return ODataService(seed=self.options["seed"], sizes=self.options["odata_sizes"],
+                            counters=self.counters, clock=now_utc,
+                            forbidden=tuple(self.options["odata_forbidden"]))
+
+    @property
+    def tenants(self) -> list[str]:
+        return list(self.options["tenants"])
+
+    def tenant_named(self, name: str) -> str | None:
+        for tenant in self.tenants:
+            if tenant.lower() == name.lower():
+                return tenant
+        return None
+
+    def store(self, entity: str) -> EntityStore:
+        with self.lock:
+            store = self.stores.get(entity)
+            if store is None:
+                size = self.options["sizes"].get(entity, self.options["default_size"])
+                store = EntityStore(entity, int(size), self.options["seed"])
+                self.stores[entity] = store
+            return store
+
+    def renderer(self, version: str, entity: str) -> EntityRenderer:
+        with self.lock:
+            key = (version, entity)
+            renderer = self.renderers.get(key)
+            if renderer is None:
+                renderer = EntityRenderer(contract(version), entity, self.store(entity),
+                                          seed=self.options["seed"],
+                                          offsets=list(self.options["timezone_offsets"]),
+                                          instance_path=self.options["instance_path"])
+                self.renderers[key] = renderer
+            return renderer
+
+    def find_entity(self, version: str, name: str) -> str | None:
+        """The entity's exact name in this version (URL matching is case-insensitive)."""
+        top = contract(version).top_level
+        if name in top:
+            return name
+        return next((e for e in top if e.lower() == name.lower()), None)
+
+    def mutate(self, entity: str, update: int, insert: int) -> dict:
+        """A user changed ``update`` rows and added ``insert`` rows, now."""
+        with self.lock:
+            store = self.store(entity)
+            stamp = now_ms()
+            rows = store.pick_rows(int(update), "update") if update else []
+            store.update(rows, stamp)
+            new = store.insert(int(insert), stamp) if insert else []
+            self.counters.incr("mutations")
+            return {"updated": [store.row_id(r) for r in rows],
+                    "inserted": [store.row_id(r) for r in new],
+                    "stamp_ms": stamp}
+
+
+class RowCache:
+    """Bounded LRU of rendered record bodies keyed by (plan, row, version)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        from collections import OrderedDict
+
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> str | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: str) -> None:
+        if self.max_bytes <= 0:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.bytes += len(value)
+            while self.bytes > self.max_bytes and self.items:
+                _k, old = self.items.popitem(last=False)
+                self.bytes -= len(old)

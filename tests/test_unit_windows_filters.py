@@ -1,0 +1,80 @@
+"""Pure logic: window planning and $filter literals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+
+import pytest
+
+from tap_acumatica.filters import datetime_literal, window_filter
+from tap_acumatica.windows import RESOLUTION, Window, plan_windows
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def ms(n: int) -> dt.datetime:
+    return T0 + dt.timedelta(milliseconds=n)
+
+
+def count_in(window: Window, stamps: list[dt.datetime]) -> int:
+    return sum(1 for s in stamps if window.start < s <= window.end)
+
+
+def test_windows_cover_range_contiguously_and_fit_target() -> None:
+    rng = random.Random(3)
+    stamps = sorted(ms(rng.randrange(0, 10_000_000)) for _ in range(25_000))
+    windows = plan_windows(ms(-1), ms(10_000_000), stamps, target=900)
+    assert windows[0].start == ms(-1)
+    assert windows[-1].end == ms(10_000_000)
+    for before, after in itertools.pairwise(windows):
+        assert before.end == after.start
+    assert sum(count_in(w, stamps) for w in windows) == len(stamps)
+    assert all(count_in(w, stamps) <= 900 for w in windows)
+    # Not wastefully small either: about len/target windows.
+    assert len(windows) <= len(stamps) // 900 * 2 + 2
+
+
+def test_run_of_equal_stamps_gets_its_own_one_millisecond_window() -> None:
+    stamps = sorted([ms(5)] * 50 + [ms(7)] * 3000 + [ms(9)] * 50)
+    windows = plan_windows(ms(0), ms(20), stamps, target=100)
+    big = [w for w in windows if count_in(w, stamps) > 100]
+    assert len(big) == 1
+    assert big[0].end == ms(7)
+    assert big[0].end - big[0].start == RESOLUTION
+    assert not big[0].splittable
+    assert sum(count_in(w, stamps) for w in windows) == len(stamps)
+
+
+def test_window_split_halves_cover_window() -> None:
+    window = Window(ms(0), ms(10))
+    first, second = window.split()
+    assert first.start == ms(0)
+    assert second.end == ms(10)
+    assert first.end == second.start
+    tiny = Window(ms(0), ms(1))
+    assert not tiny.splittable
+
+
+def test_empty_census_gives_one_window() -> None:
+    assert plan_windows(ms(0), ms(10), [], target=5) == [Window(ms(0), ms(10))]
+
+
+def test_datetime_literals_carry_utc_explicitly() -> None:
+    moment = dt.datetime(2024, 7, 15, 13, 31, 28, 402_999, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    assert datetime_literal(moment) == "datetimeoffset'2024-07-15T10:31:28.402+00:00'"
+    assert datetime_literal(moment, "odata3") == "datetime'2024-07-15T10:31:28.402'"
+    assert datetime_literal(moment, "odata4") == "2024-07-15T10:31:28.402Z"
+    with pytest.raises(ValueError):
+        datetime_literal(moment, "sql")
+
+
+def test_window_filter() -> None:
+    text = window_filter("LastModified", ms(0), ms(1000))
+    assert text == (
+        "LastModified gt datetimeoffset'2024-01-01T00:00:00.000+00:00' and "
+        "LastModified le datetimeoffset'2024-01-01T00:00:01.000+00:00'"
+    )
+    assert window_filter("X", None, ms(0)).startswith("X le ")
