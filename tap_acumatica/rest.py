@@ -20,6 +20,9 @@ if t.TYPE_CHECKING:
     from tap_acumatica.tap import TapAcumatica
 
 
+SYSTEM_PROPERTIES = ("id", "rowNumber", "note", "files")
+
+
 def _nested(prop: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any] | None:
     """The object schema of a detail collection or linked entity, else None."""
     kind = prop.get("type")
@@ -57,7 +60,7 @@ class EntityStream(AcumaticaStream):
         if self._metadata is None:
             md = super().metadata
             for name, prop in self.schema.get("properties", {}).items():
-                if _nested(prop) is not None:
+                if name not in SYSTEM_PROPERTIES and _nested(prop) is not None:
                     md[("properties", name)].selected_by_default = False
             return md
         return self._metadata
@@ -69,7 +72,7 @@ class EntityStream(AcumaticaStream):
                       prefix: str) -> list[str]:
         paths: list[str] = []
         for name, prop in schema.get("properties", {}).items():
-            inner = _nested(prop)
+            inner = None if name in SYSTEM_PROPERTIES else _nested(prop)
             crumb = (*breadcrumb, "properties", name)
             if inner is None or not self._selected(crumb):
                 continue
@@ -90,7 +93,7 @@ class EntityStream(AcumaticaStream):
         else:
             props = self.schema.get("properties", {})
             scalar = [n for n, p in props.items()
-                      if _nested(p) is None and n not in ("id", "rowNumber", "note", "files")]
+                      if n not in SYSTEM_PROPERTIES and _nested(p) is None]
             chosen = [n for n in scalar
                       if self._selected(("properties", n)) or n == self.replication_key]
             expand = self._expand_paths(self.schema, (), "")

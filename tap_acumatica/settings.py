@@ -123,6 +123,42 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Discover only these entities (e.g. `[\"Customer\", \"SalesOrder\"]`).",
     ),
     th.Property(
+        "odata_url_style",
+        th.StringType,
+        default="auto",
+        allowed_values=["auto", "v4", "legacy"],
+        description=(
+            "With schema OData: `v4` reads `<url>/t/<company>/api/odata/gi/` (OData v4, "
+            "2024 R2+), `legacy` reads `<url>/odata/<company>/` (OData v3; `company` may be "
+            "empty on single-tenant sites), `auto` tries v4 then legacy and logs which it uses."
+        ),
+    ),
+    th.Property(
+        "inquiries",
+        th.ArrayType(th.StringType),
+        description=(
+            "With schema OData: discover only these generic inquiries (entity set names as "
+            "exposed, e.g. `[\"Customer Contacts\", \"BI-SalesOrders\"]`)."
+        ),
+    ),
+    th.Property(
+        "inquiry_parameters",
+        th.ObjectType(additional_properties=th.ObjectType(additional_properties=True)),
+        description=(
+            "With schema OData: parameter values of parameterised inquiries, by inquiry, e.g. "
+            "`{\"Item Availability Data\": {\"Warehouse\": \"MAIN\"}}`. Parameterised "
+            "inquiries without an entry here are not discovered."
+        ),
+    ),
+    th.Property(
+        "inquiry_replication_keys",
+        th.ObjectType(additional_properties=th.StringType),
+        description=(
+            "With schema OData: makes inquiries incremental on a date-time column, e.g. "
+            "`{\"BI-SalesOrders\": \"LastModifiedOn\"}`. Other inquiries are read in full."
+        ),
+    ),
+    th.Property(
         "start_date",
         th.DateTimeType,
         description=(

@@ -190,7 +190,7 @@ class AcumaticaStream(RESTStream):
         stamps: list[dt.datetime] = []
         for rows in self._pages(lambda skip: self.fetch(filter_expr=flt, top=size, skip=skip,
                                                         census=True), size, overlap=0):
-            stamps.extend(parse_datetime(r[key]) for r in rows if r.get(key))
+            stamps.extend(parse_datetime(r[key]).astimezone(UTC) for r in rows if r.get(key))
         stamps.sort()
         return stamps
 

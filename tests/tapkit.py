@@ -1,0 +1,202 @@
+"""Run the real tap CLI against the simulator and read its Singer output.
+
+Tests drive ``tap-acumatica`` as a subprocess, the way Meltano and schedulers do, so that
+signals, exit codes, stderr and logouts are exercised for real.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TAP = str(Path(sys.executable).parent / "tap-acumatica")
+
+
+@dataclass
+class TapRun:
+    """The parsed outcome of one tap run."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    records: dict[str, list[dict[str, t.Any]]] = field(default_factory=dict)
+    schemas: dict[str, dict[str, t.Any]] = field(default_factory=dict)
+    states: list[dict[str, t.Any]] = field(default_factory=list)
+
+    @property
+    def last_state(self) -> dict[str, t.Any] | None:
+        return self.states[-1] if self.states else None
+
+    def count(self, stream: str) -> int:
+        return len(self.records.get(stream, []))
+
+
+def parse_messages(stdout: str, run: TapRun) -> None:
+    for line in stdout.splitlines():
+        if not line.strip():
+            continue
+        try:
+            message = json.loads(line, parse_float=decimal.Decimal)
+        except ValueError:
+            # A line cut by SIGKILL: the target would drop it too.
+            continue
+        if not isinstance(message, dict):
+            continue
+        kind = message.get("type")
+        if kind == "RECORD":
+            run.records.setdefault(message["stream"], []).append(message["record"])
+        elif kind == "SCHEMA":
+            run.schemas[message["stream"]] = message["schema"]
+        elif kind == "STATE":
+            run.states.append(message["value"])
+
+
+def write_json(directory: Path, name: str, data: t.Any) -> Path:  # noqa: ANN401
+    path = directory / name
+    path.write_text(json.dumps(data, default=str))
+    return path
+
+
+def tap_command(config: dict[str, t.Any], workdir: Path, *, catalog: dict | None = None,
+                state: dict | None = None, extra: t.Sequence[str] = ()) -> list[str]:
+    command = [TAP, "--config", str(write_json(workdir, "config.json", config))]
+    if catalog is not None:
+        command += ["--catalog", str(write_json(workdir, "catalog.json", catalog))]
+    if state is not None:
+        command += ["--state", str(write_json(workdir, "state.json", state))]
+    return [*command, *extra]
+
+
+def tap_env(log_level: str = "INFO") -> dict[str, str]:
+    env = dict(os.environ)
+    env["TAP_ACUMATICA_LOGLEVEL"] = log_level
+    env["LOGLEVEL"] = log_level
+    return env
+
+
+def run_tap(config: dict[str, t.Any], *, catalog: dict | None = None,
+            state: dict | None = None, extra: t.Sequence[str] = (),
+            timeout: float = 300, log_level: str = "INFO") -> TapRun:
+    with tempfile.TemporaryDirectory() as tmp:
+        command = tap_command(config, Path(tmp), catalog=catalog, state=state, extra=extra)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              env=tap_env(log_level), check=False)
+    run = TapRun(done.returncode, done.stdout, done.stderr)
+    parse_messages(done.stdout, run)
+    return run
+
+
+def discover(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    run = run_tap(config, extra=["--discover"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    return t.cast("dict[str, t.Any]", json.loads(run.stdout))
+
+
+def select(catalog: dict[str, t.Any], streams: t.Collection[str],
+           fields: t.Mapping[str, t.Collection[str]] | None = None) -> dict[str, t.Any]:
+    """Select ``streams`` (and mark extra properties like ``Details`` selected)."""
+    fields = fields or {}
+    chosen = []
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] not in streams:
+            continue
+        for md in entry["metadata"]:
+            if md["breadcrumb"] == []:
+                md["metadata"]["selected"] = True
+            elif len(md["breadcrumb"]) == 2 and md["breadcrumb"][1] in fields.get(
+                entry["tap_stream_id"], ()
+            ):
+                md["metadata"]["selected"] = True
+        chosen.append(entry)
+    return {"streams": chosen}
+
+
+def run_until(config: dict[str, t.Any], *, catalog: dict, state: dict | None,
+              stop_after_states: int, timeout: float = 120) -> TapRun:
+    """Run the tap and SIGKILL it once it has written ``stop_after_states`` STATE lines."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = tap_command(config, Path(tmp), catalog=catalog, state=state)
+        out_path = Path(tmp) / "out.jsonl"
+        with out_path.open("w") as out, subprocess.Popen(
+            command, stdout=out, stderr=subprocess.PIPE, text=True, env=tap_env()
+        ) as proc:
+            deadline = time.monotonic() + timeout
+            killed = False
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                if out_path.read_text().count('"type":"STATE"') >= stop_after_states:
+                    proc.send_signal(signal.SIGKILL)
+                    killed = True
+                    break
+            if proc.poll() is None and not killed:
+                proc.kill()
+            proc.wait()
+            stderr = proc.stderr.read() if proc.stderr else ""
+        run = TapRun(proc.returncode, out_path.read_text(), stderr)
+    parse_messages(run.stdout, run)
+    return run
+
+
+# --- ground truth, unwrapped independently of the tap's code ------------------------------
+
+_DT = re.compile(r"^(.{19})(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
+
+
+def utc_text(value: str) -> str:
+    """Simulator date-time -> the tap's fixed UTC format, computed independently."""
+    match = _DT.match(value)
+    assert match, value
+    head, fraction, offset = match.groups()
+    offset = "+00:00" if offset in (None, "Z") else offset
+    moment = dt.datetime.fromisoformat(f"{head}.{(fraction or '').ljust(6, '0')[:6]}{offset}")
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def unwrap(raw: t.Any, date_fields: t.Collection[str] = ()) -> t.Any:  # noqa: ANN401
+    """An Acumatica record as the tap should emit it: values unwrapped, `{}` -> None."""
+    if isinstance(raw, list):
+        return [unwrap(item, date_fields) for item in raw]
+    if not isinstance(raw, dict):
+        return raw
+    out: dict[str, t.Any] = {}
+    for key, value in raw.items():
+        if key in ("custom", "_links", "error"):
+            continue
+        if isinstance(value, dict) and (not value or set(value) <= {"value", "error"}):
+            inner = value.get("value")
+            if key in date_fields and isinstance(inner, str):
+                inner = utc_text(inner)
+            out[key] = inner
+        elif isinstance(value, dict | list) and key != "files":
+            out[key] = unwrap(value, date_fields)
+        else:
+            out[key] = value
+    return out
+
+
+def date_fields_of(schema: dict[str, t.Any]) -> set[str]:
+    found: set[str] = set()
+
+    def walk(node: dict[str, t.Any]) -> None:
+        for name, prop in node.get("properties", {}).items():
+            if prop.get("format") == "date-time":
+                found.add(name)
+            if "properties" in prop:
+                walk(prop)
+            if "items" in prop and isinstance(prop["items"], dict):
+                walk(prop["items"])
+
+    walk(schema)
+    return found

@@ -1,0 +1,307 @@
+"""REST extraction end to end: the tap CLI against the simulator over real HTTP."""
+
+from __future__ import annotations
+
+import decimal
+import json
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from tests import tapkit
+from tests.simulator.process import SimulatorProcess
+
+VERSION = "20.200.001"
+ENTITIES = ["Customer", "SalesOrder", "StockItem"]
+DISCOVERY_COUNTS = {
+    "17.200.001": 81, "18.200.001": 105, "20.200.001": 105,
+    "22.200.001": 119, "23.200.001": 117, "24.200.001": 119,
+}
+
+
+def config_for(sim: SimulatorProcess, **extra: object) -> dict:
+    config = {
+        "url": sim.url, **sim.credentials, "endpoint_version": VERSION,
+        "settle_seconds": 0, "entities": ENTITIES, "backoff_factor": 0.01,
+    }
+    config.update(extra)
+    return config
+
+
+def truth(sim: SimulatorProcess, entity: str, expand: str = "") -> list[dict]:
+    """Ground truth with exact decimals (the control client's json.loads would use floats)."""
+    query = urlencode({"expand": expand, "version": VERSION})
+    url = f"{sim.url}__control/truth/{quote(entity)}?{query}"
+    with urllib.request.urlopen(url, timeout=120) as response:
+        return json.loads(response.read(), parse_float=decimal.Decimal)
+
+
+def expected_records(sim: SimulatorProcess, entity: str, schema: dict,
+                     expand: str = "") -> dict[str, dict]:
+    dates = tapkit.date_fields_of(schema)
+    out = {}
+    for raw in truth(sim, entity, expand):
+        record = tapkit.unwrap(raw, dates)
+        record.pop("rowNumber", None)  # a row's position in one response, not data
+        out[record["id"]] = record
+    return out
+
+
+def emitted_by_id(records: list[dict]) -> dict[str, dict]:
+    out = {}
+    for record in records:
+        record = dict(record)
+        record.pop("rowNumber", None)
+        out[record["id"]] = record
+    return out
+
+
+def after_second_boundary() -> None:
+    """The tap's snapshot end comes from the server's Date header, to the second: a change
+    made in the same second as the next run's start is (rightly) left for the run after."""
+    time.sleep(1.05)
+
+
+def assert_sessions_closed(sim: SimulatorProcess) -> None:
+    counters = sim.control.counters()
+    assert counters["open_sessions"] == 0, counters
+    assert counters["logins"] == counters["logouts"], counters
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatorProcess(sizes={e: 3000 for e in ENTITIES}, default_size=20) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def catalog(sim: SimulatorProcess) -> dict:
+    return tapkit.discover(config_for(sim))
+
+
+@pytest.mark.parametrize("version", sorted(DISCOVERY_COUNTS))
+def test_discovery_counts_every_bundled_swagger(sim: SimulatorProcess, version: str) -> None:
+    found = tapkit.discover(config_for(sim, endpoint_version=version, entities=None))
+    streams = {s["tap_stream_id"]: s for s in found["streams"]}
+    assert len(streams) == DISCOVERY_COUNTS[version]
+    sales_order = streams["SalesOrder"]
+    assert sales_order["key_properties"] == ["id"]
+    assert sales_order["replication_key"] == "LastModified"
+    assert streams["Customer"]["replication_key"] == "LastModifiedDateTime"
+    details = sales_order["schema"]["properties"]["Details"]
+    assert details["type"] == ["array", "null"]
+    detail_md = next(m for m in sales_order["metadata"] if m["breadcrumb"] == ["properties",
+                                                                              "Details"])
+    assert detail_md["metadata"].get("selected-by-default") is False
+
+
+def test_values_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None:
+    run = tapkit.run_tap(config_for(sim), catalog=tapkit.select(catalog, ENTITIES))
+    assert run.returncode == 0, run.stderr[-3000:]
+    for entity in ENTITIES:
+        expected = expected_records(sim, entity, run.schemas[entity])
+        emitted = emitted_by_id(run.records[entity])
+        assert len(run.records[entity]) == 3000
+        assert set(emitted) == set(expected)
+        for record_id, record in expected.items():
+            assert emitted[record_id] == record, entity
+    assert_sessions_closed(sim)
+    counters = sim.control.counters()
+    assert counters["logins"] >= 1
+
+
+def test_sync_with_catalog_does_not_download_swagger(sim: SimulatorProcess,
+                                                     catalog: dict) -> None:
+    before = sim.control.counters()["requests_by_kind"].get("swagger", 0)
+    run = tapkit.run_tap(config_for(sim), catalog=tapkit.select(catalog, ["StockItem"]))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.count("StockItem") == 3000
+    assert sim.control.counters()["requests_by_kind"].get("swagger", 0) == before
+
+
+def test_full_table_entity_pages_everything(sim: SimulatorProcess) -> None:
+    config = config_for(sim, entities=["ShipVia"], page_size=7)
+    found = tapkit.discover(config)
+    assert found["streams"][0].get("replication_key") is None
+    run = tapkit.run_tap(config, catalog=tapkit.select(found, ["ShipVia"]))
+    assert run.returncode == 0, run.stderr[-2000:]
+    expected = expected_records(sim, "ShipVia", run.schemas["ShipVia"])
+    assert emitted_by_id(run.records["ShipVia"]) == expected
+    # 20 rows, pages of 7 overlapping by one: 0-6, 6-12, 12-18, 18-19 -> no empty request.
+    assert "Pagination" not in run.stderr
+
+
+def test_incremental_second_run_reads_only_changes() -> None:
+    with SimulatorProcess(sizes={"Customer": 2500}, default_size=5) as sim:
+        config = config_for(sim, entities=["Customer"])
+        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+        first = tapkit.run_tap(config, catalog=catalog)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert first.count("Customer") == 2500
+        changed = sim.control.mutate("Customer", update=7, insert=3)
+        after_second_boundary()
+        second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
+        assert second.returncode == 0, second.stderr[-2000:]
+        got = emitted_by_id(second.records["Customer"])
+        assert set(got) == set(changed["updated"]) | set(changed["inserted"])
+        expected = expected_records(sim, "Customer", second.schemas["Customer"])
+        for record_id, record in got.items():
+            assert record == expected[record_id]
+        assert_sessions_closed(sim)
+
+
+def test_settle_seconds_leaves_very_recent_changes_for_the_next_run() -> None:
+    with SimulatorProcess(sizes={"Customer": 50}, default_size=5) as sim:
+        config = config_for(sim, entities=["Customer"], settle_seconds=600)
+        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+        first = tapkit.run_tap(config, catalog=catalog)
+        sim.control.mutate("Customer", update=2)
+        after_second_boundary()
+        second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
+        assert second.returncode == 0
+        assert second.count("Customer") == 0
+        third = tapkit.run_tap(config_for(sim, entities=["Customer"]), catalog=catalog,
+                               state=second.last_state)
+        assert third.count("Customer") == 2
+
+
+def latest_versions_all_emitted(sim: SimulatorProcess, runs: list[tapkit.TapRun],
+                                entity: str) -> tuple[int, int]:
+    """(records whose latest version was never emitted, records in truth)."""
+    schema = next(r.schemas[entity] for r in runs if entity in r.schemas)
+    expected = expected_records(sim, entity, schema)
+    seen: dict[str, list[dict]] = {}
+    for run in runs:
+        for record in run.records.get(entity, []):
+            record = dict(record)
+            record.pop("rowNumber", None)
+            seen.setdefault(record["id"], []).append(record)
+    lost = sum(1 for rid, rec in expected.items() if rec not in seen.get(rid, []))
+    return lost, len(expected)
+
+
+def test_live_mutation_between_pages_loses_nothing() -> None:
+    # 6000 rows: the simulator puts >1000 rows on one stamp (a bulk import), so this also
+    # exercises the window that must be paged.
+    with SimulatorProcess(sizes={"Customer": 6000}, default_size=5) as sim:
+        config = config_for(sim, entities=["Customer"], page_size=500)
+        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+        sim.control.faults(live_mutation={"entity": "Customer", "every": 1, "update": 5,
+                                          "insert": 2})
+        first = tapkit.run_tap(config, catalog=catalog)
+        assert first.returncode == 0, first.stderr[-3000:]
+        mutations = sim.control.counters()["faults_injected"].get("live_mutation", 0)
+        assert mutations >= 5
+        sim.control.faults()
+        after_second_boundary()
+        second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
+        assert second.returncode == 0, second.stderr[-3000:]
+        lost, total = latest_versions_all_emitted(sim, [first, second], "Customer")
+        print(f"live mutation: {mutations} mutation rounds, {total} records, lost {lost}")
+        assert lost == 0
+        assert_sessions_closed(sim)
+
+
+def test_kill_and_resume_from_last_state_loses_nothing() -> None:
+    with SimulatorProcess(sizes={"Customer": 4000}, default_size=5) as sim:
+        config = config_for(sim, entities=["Customer"], page_size=250)
+        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+        sim.control.faults(latency_ms=15, only_kinds=["list"])
+        runs: list[tapkit.TapRun] = []
+        state = None
+        finished = False
+        for attempt in range(40):
+            run = tapkit.run_until(config, catalog=catalog, state=state,
+                                   stop_after_states=3 + attempt % 4)
+            runs.append(run)
+            state = run.last_state or state
+            if attempt % 3 == 0:
+                sim.control.mutate("Customer", update=20, insert=5)
+            if run.returncode == 0:
+                finished = True
+                break
+        assert finished, "the resumed runs never completed"
+        assert len(runs) > 2, "the tap was never killed mid-stream"
+        sim.control.faults()
+        after_second_boundary()
+        final = tapkit.run_tap(config, catalog=catalog, state=state)
+        runs.append(final)
+        lost, total = latest_versions_all_emitted(sim, runs, "Customer")
+        print(f"kill -9 and resume: {len(runs) - 1} runs, {total} records, lost {lost}")
+        assert lost == 0
+
+
+def test_session_expiry_mid_stream_relogs_in_once_and_continues() -> None:
+    with SimulatorProcess(sizes={"Customer": 3000}, default_size=5) as sim:
+        config = config_for(sim, entities=["Customer"], page_size=200)
+        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+        sim.control.faults(latency_ms=20, only_kinds=["list"])
+        with tempfile.TemporaryDirectory() as tmp:
+            command = tapkit.tap_command(config, Path(tmp), catalog=catalog)
+            out = Path(tmp) / "out"
+            with out.open("w") as sink, subprocess.Popen(command, stdout=sink,
+                                                         stderr=subprocess.PIPE) as proc:
+                deadline = time.monotonic() + 60
+                while '"RECORD"' not in out.read_text() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                sim.control.faults(latency_ms=20, only_kinds=["list"], expire_sessions=True)
+                proc.wait(120)
+            run = tapkit.TapRun(proc.returncode, out.read_text(), "")
+            tapkit.parse_messages(run.stdout, run)
+        assert run.returncode == 0
+        assert len(emitted_by_id(run.records["Customer"])) == 3000
+        counters = sim.control.counters()
+        assert counters["logins"] == 2 + 1  # discovery, the sync, the re-login
+        assert counters["open_sessions"] == 0
+
+
+def test_logout_after_failure() -> None:
+    with SimulatorProcess(sizes={"Customer": 100}, default_size=5) as sim:
+        config = config_for(sim, entities=["Customer"], max_retries=2)
+        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+        sim.control.faults(rate_5xx=1.0, status_5xx=503, only_kinds=["list"])
+        run = tapkit.run_tap(config, catalog=catalog)
+        assert run.returncode == 1
+        assert "HTTP 503 after 2 attempts" in run.stderr
+        assert "Traceback" not in run.stderr
+        assert_sessions_closed(sim)
+
+
+def test_logout_after_sigterm() -> None:
+    with SimulatorProcess(sizes={"Customer": 3000}, default_size=5) as sim:
+        config = config_for(sim, entities=["Customer"], page_size=100)
+        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+        sim.control.faults(latency_ms=50, only_kinds=["list"])
+        with tempfile.TemporaryDirectory() as tmp:
+            command = tapkit.tap_command(config, Path(tmp), catalog=catalog)
+            out = Path(tmp) / "out"
+            with out.open("w") as sink, subprocess.Popen(command, stdout=sink,
+                                                         stderr=subprocess.PIPE) as proc:
+                deadline = time.monotonic() + 60
+                while '"RECORD"' not in out.read_text() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(60)
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert_sessions_closed(sim)
+
+
+def test_endpoint_version_default_falls_back_to_highest_served() -> None:
+    with SimulatorProcess(versions=["20.200.001", "24.200.001"], default_size=3) as sim:
+        config = config_for(sim, entities=["Customer"])
+        del config["endpoint_version"]
+        run = tapkit.run_tap(config, extra=["--discover"])
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "using the highest version it serves: Default/24.200.001" in run.stderr
+        bad = tapkit.run_tap(config_for(sim, endpoint_version="17.200.001"),
+                             extra=["--discover"])
+        assert bad.returncode == 1
+        assert "not served by this instance" in bad.stderr
+        assert "20.200.001, 24.200.001" in bad.stderr
+        assert_sessions_closed(sim)
