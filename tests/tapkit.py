@@ -63,7 +63,7 @@ def parse_messages(stdout: str, run: TapRun) -> None:
             run.states.append(message["value"])
 
 
-def write_json(directory: Path, name: str, data: t.Any) -> Path:  # noqa: ANN401
+def write_json(directory: Path, name: str, data: t.Any) -> Path:
     path = directory / name
     path.write_text(json.dumps(data, default=str))
     return path
@@ -113,11 +113,9 @@ def select(catalog: dict[str, t.Any], streams: t.Collection[str],
         if entry["tap_stream_id"] not in streams:
             continue
         for md in entry["metadata"]:
-            if md["breadcrumb"] == []:
-                md["metadata"]["selected"] = True
-            elif len(md["breadcrumb"]) == 2 and md["breadcrumb"][1] in fields.get(
+            if md["breadcrumb"] == [] or (len(md["breadcrumb"]) == 2 and md["breadcrumb"][1] in fields.get(
                 entry["tap_stream_id"], ()
-            ):
+            )):
                 md["metadata"]["selected"] = True
         chosen.append(entry)
     return {"streams": chosen}
@@ -164,7 +162,7 @@ def utc_text(value: str) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
 
 
-def unwrap(raw: t.Any, date_fields: t.Collection[str] = ()) -> t.Any:  # noqa: ANN401
+def unwrap(raw: t.Any, date_fields: t.Collection[str] = ()) -> t.Any:
     """An Acumatica record as the tap should emit it: values unwrapped, `{}` -> None."""
     if isinstance(raw, list):
         return [unwrap(item, date_fields) for item in raw]

@@ -76,7 +76,7 @@ def assert_sessions_closed(sim: SimulatorProcess) -> None:
 
 @pytest.fixture(scope="module")
 def sim():
-    with SimulatorProcess(sizes={e: 3000 for e in ENTITIES}, default_size=20) as simulator:
+    with SimulatorProcess(sizes=dict.fromkeys(ENTITIES, 3000), default_size=20) as simulator:
         yield simulator
 
 

@@ -50,6 +50,7 @@ import hashlib
 import json
 import random
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -181,7 +182,8 @@ def _ms(dt: datetime) -> datetime:
 
 
 def _money(rng: random.Random, lo: float, hi: float, scale: int) -> Decimal:
-    return Decimal(str(round(rng.uniform(lo, hi), min(scale, 2)))).quantize(Decimal(1).scaleb(-scale))
+    value = Decimal(str(round(rng.uniform(lo, hi), min(scale, 2))))
+    return value.quantize(Decimal(1).scaleb(-scale))
 
 
 def _guid(rng: random.Random) -> str:
@@ -470,6 +472,8 @@ class ODataService:
         self.clock = clock
         self.tz = tz
         self._mutations = 0
+        # The HTTP server is threaded: requests read rows while the control API mutates them.
+        self._lock = threading.RLock()
         now = clock().astimezone(timezone.utc)
         anchor = now.replace(hour=0, minute=0, second=0, microsecond=0)
         self._inquiries = _build_inquiries(seed, anchor)
@@ -502,16 +506,21 @@ class ODataService:
         """Every current row as the service renders it (Decimal and Int64 kept exact as text in
         v3, Decimal as text in v4 since a JSON float would lose its scale)."""
         inq = self._require(name)
-        return [
-            json.loads(self._row_json(inq, row.values, inq.columns, family, ieee754=False,
-                                      truth=True))
-            for row in inq.rows
-        ]
+        with self._lock:
+            return [
+                json.loads(self._row_json(inq, row.values, inq.columns, family, ieee754=False,
+                                          truth=True))
+                for row in inq.rows
+            ]
 
     def mutate(self, name: str, update: int, insert: int) -> dict[str, list[dict[str, Any]]]:
         """Update `update` random rows and insert `insert` new ones, stamping them with the
         server's now (ms precision); returns the keys (``{"_row": n}`` for key-less inquiries)."""
         inq = self._require(name)
+        with self._lock:
+            return self._mutate(inq, update, insert)
+
+    def _mutate(self, inq: Inquiry, update: int, insert: int) -> dict[str, list[dict[str, Any]]]:
         self._mutations += 1
         rng = random.Random(f"{self.seed}:{inq.title}:mutate:{self._mutations}")
         now = _ms(self.clock().astimezone(timezone.utc))
@@ -563,10 +572,11 @@ class ODataService:
                 status, out_headers, body = self._metadata(family)
             else:
                 json_headers, note = self._negotiate(family, query, hdrs)
-                if path.rstrip("/") == "":
-                    body = self._service_document(family, root)
-                else:
-                    body = self._query(family, root, path, query, hdrs)
+                with self._lock:
+                    if path.rstrip("/") == "":
+                        body = self._service_document(family, root)
+                    else:
+                        body = self._query(family, root, path, query, hdrs)
                 status, out_headers = 200, json_headers
                 if note:
                     out_headers["X-Simulator-Note"] = note

@@ -10,6 +10,7 @@ that have attachments (about one in seven here).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ PRIMARY_VIEWS = {"Customer": "BAccount", "StockItem": "Item", "SalesOrder": "Doc
 KEY_FIELDS = ("{e}ID", "OrderNbr", "ReferenceNbr", "InventoryID", "{e}CD", "BatchNbr", "RefNbr",
               "ShipmentNbr", "ProjectID", "AccountCD", "VendorID", "CustomerID")
 DETAIL_LINES = 4  # a detail collection has 0..3 lines
+_serials = itertools.count(1)
 
 
 class RequestError(ValueError):
@@ -70,6 +72,7 @@ class Plan:
     pool_items: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
     dynamic: list[tuple[int, Callable[[int, int, int], str]]] = field(default_factory=list)
     custom: Callable[[int], str] | None = None
+    serial: int = field(default_factory=lambda: next(_serials))  # row-cache key part
 
     def fields(self, bits: int, row: int, stamp: int) -> list[str]:
         parts = [frags[(bits >> s) & 63] for s, frags in self.pool_items]
@@ -124,7 +127,7 @@ class EntityRenderer:
         salt = stable_hash(name) & 0xFFFF
         if vtype == "DateTimeValue" and name.startswith("LastModified"):
             return (lambda bits, row, stamp: ms_to_datetime(stamp),
-                    lambda bits, row, stamp: dumps(format_datetime(stamp, self._offset(bits, salt))))
+                    lambda bits, row, stamp: f'"{format_datetime(stamp, self._offset(bits, salt))}"')
         if vtype == "DateTimeValue" and name == "CreatedDateTime":
             def created(bits: int, stamp: int) -> int:
                 return stamp - (bits >> 200) % (90 * 86_400_000) if (bits >> 196) & 3 else stamp

@@ -161,10 +161,8 @@ class Simulator:
             self.started = time.time()
 
     def _make_odata(self):
-        try:
-            from .odata import ODataService
-        except ImportError:  # pragma: no cover - TEMPORARY until odata.py lands
-            return None
+        from .odata import ODataService
+
         return ODataService(seed=self.options["seed"], sizes=self.options["odata_sizes"],
                             counters=self.counters, clock=now_utc,
                             forbidden=tuple(self.options["odata_forbidden"]))

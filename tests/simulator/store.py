@@ -74,8 +74,7 @@ class EntityStore:
         key = self.stamps.__getitem__
         start = 0 if lo_ms is None else bisect_left(self.order, lo_ms, key=key)
         end = len(self.order) if hi_ms is None else bisect_right(self.order, hi_ms, key=key)
-        rows = array("i", sorted(self.order[start:end]))
-        return rows
+        return array("i", sorted(self.order[start:end]))
 
     def _unindex(self, row: int) -> None:
         pos = bisect_left(self.order, (self.stamps[row], row),

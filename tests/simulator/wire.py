@@ -16,6 +16,7 @@ class Request:
     headers: dict[str, str]  # lower-cased names
     body: bytes
     base_url: str  # http://host:port/<instance>
+    raw_path: str = ""  # like path, still percent-encoded (OData wants it raw)
 
     @property
     def cookies(self) -> dict[str, str]:
