@@ -1,12 +1,535 @@
-"""OAuth 2 authenticators (OAuthPassword, OAuth, OAuthImplicit) — not implemented yet."""
+"""OAuth 2 authenticators: ``OAuthPassword``, ``OAuth`` (refresh token) and ``OAuthImplicit``.
+
+All three put ``Authorization: Bearer <access token>`` on every request of the run and share
+the life cycle of :class:`~tap_acumatica.auth.AcumaticaAuth`:
+
+- ``open`` gets the first token, and before every later request refreshes it when it expires
+  within a safety margin (``min(60 s, 10 % of its lifetime)``), under the lock, so worker
+  threads never send a token that is about to die and only one of them refreshes;
+- ``reauthenticate`` (after a 401) refreshes once however many threads saw the 401;
+- ``close`` logs the token's server session out (scope ``api`` keeps one per grant).
+
+Refresh tokens rotate: each refresh returns a new one and kills the old one, so the newest is
+kept in memory and, for ``OAuth``, written at once (atomically, mode 0600) to the token file
+(:class:`TokenStore`), which the next run reads. Token calls never log their form; every
+token the run holds is returned by ``secrets()`` so the client's redactor removes it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
 import typing as t
+from pathlib import Path
 
-from tap_acumatica.auth import AcumaticaAuth
-from tap_acumatica.errors import ConfigError
+import requests
+
+from tap_acumatica.auth import AcumaticaAuth, ensure_json_api
+from tap_acumatica.errors import AcumaticaAuthError, ConfigError, body_detail
+from tap_acumatica.settings import normalize_base_url
+
+if t.TYPE_CHECKING:
+    from tap_acumatica.client import AcumaticaClient
+
+LOGGER = logging.getLogger("tap_acumatica.oauth")
+
+TOKEN_PATH = "identity/connect/token"
+AUTHORIZE_PATH = "identity/connect/authorize"
+DEFAULT_SCOPE = "api offline_access"
+HELPER = "tap-acumatica-auth"
+#: Refresh this long before expiry at most (the margin is 10 % of shorter lifetimes).
+MAX_MARGIN_SECONDS = 60.0
+
+
+def _now_text() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+# Token file -------------------------------------------------------------------------------
+
+
+def default_token_file(url: str, client_id: str) -> Path:
+    """``$XDG_CONFIG_HOME/tap-acumatica/tokens-<hash of url + client id>.json``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    key = _sha256(f"{normalize_base_url(url)}|{client_id}")[:16]
+    return Path(base) / "tap-acumatica" / f"tokens-{key}.json"
+
+
+def token_file_for(config: t.Mapping[str, t.Any]) -> Path:
+    """The token file of this config: ``oauth_token_file`` or the per-instance default."""
+    configured = config.get("oauth_token_file")
+    if configured:
+        return Path(os.path.expanduser(str(configured)))
+    return default_token_file(str(config["url"]), str(config.get("oauth_client_id") or ""))
+
+
+class TokenStore:
+    """The JSON file holding the newest refresh token (and the helper's implicit token).
+
+    Fields: ``url``, ``client_id``, ``refresh_token``, ``issued_at`` (UTC, when the server
+    issued it), ``config_token_sha256`` (SHA-256 of the config's ``oauth_refresh_token`` the
+    stored chain descends from: while the config still holds that token, the file is newer),
+    and for the implicit flow ``access_token``/``access_token_expires_at``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, t.Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the OAuth token file {self.path}: {exc}") from None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ConfigError(
+                f"The OAuth token file {self.path} is not valid JSON; delete it and run "
+                f"{HELPER} again."
+            ) from None
+        return data if isinstance(data, dict) else {}
+
+    def check_writable(self) -> None:
+        """Fail before a token rotates if its successor could not be saved."""
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create the directory of the OAuth token file {self.path}: {exc}. "
+                "Set 'oauth_token_file' to a writable path."
+            ) from None
+        if not os.access(directory, os.W_OK) or (
+            self.path.exists() and not os.access(self.path, os.W_OK)
+        ):
+            raise ConfigError(
+                f"The OAuth token file {self.path} is not writable; the rotated refresh token "
+                "could not be saved. Set 'oauth_token_file' to a writable path."
+            )
+
+    def save(self, **fields: t.Any) -> None:
+        """Merge ``fields`` into the file: temp file (0600) + fsync + atomic rename."""
+        data = self.load()
+        data.update(fields)
+        data = {k: v for k, v in data.items() if v is not None}
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".tokens-", suffix=".tmp", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=2)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+# Token calls ---------------------------------------------------------------------------------
+
+
+class TokenResponse(t.NamedTuple):
+    access_token: str
+    expires_in: float
+    refresh_token: str | None
+    scope: str | None
+
+
+class TokenRefused(AcumaticaAuthError):
+    """The token endpoint answered an OAuth error; ``code`` is its ``error`` field."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+GRANT_NAMES = {
+    "password": "resource-owner password",
+    "refresh_token": "refresh token",
+    "authorization_code": "authorization code",
+}
+FLOW_FOR_GRANT = {
+    "password": "Resource Owner Password Credentials",
+    "refresh_token": "Authorization Code (or Resource Owner Password) with offline_access",
+    "authorization_code": "Authorization Code",
+}
+
+
+def explain_token_error(code: str, detail: str, grant: str, base_url: str) -> str:
+    """One clear, secret-free sentence per OAuth error of the token endpoint."""
+    name = GRANT_NAMES.get(grant, grant)
+    if code == "invalid_client":
+        return (
+            f"OAuth: {base_url} rejected the client (invalid_client). Check "
+            "'oauth_client_id' (GUID@Tenant, as shown on the Connected Applications screen "
+            "SM303010) and 'oauth_client_secret', and that the Connected Application is active "
+            "and the secret has not expired."
+        )
+    if code == "invalid_grant" and grant == "password":
+        return (
+            "OAuth: the password grant was refused (invalid_grant): check 'username' and "
+            "'password', and that this user may sign in to the tenant named in "
+            "'oauth_client_id'."
+        )
+    if code == "invalid_grant" and grant == "refresh_token":
+        return (
+            "OAuth: the refresh token was refused (invalid_grant): it has expired, was "
+            "revoked, or was already used (refresh tokens rotate)."
+        )
+    if code == "invalid_grant" and grant == "authorization_code":
+        return (
+            "OAuth: the authorization code was refused (invalid_grant): it expired, was "
+            "already used, or the redirect URI does not match the one of the authorize request."
+        )
+    if code in ("unsupported_grant_type", "unauthorized_client"):
+        return (
+            f"OAuth: the Connected Application does not allow the {name} grant ({code}). In "
+            f"SM303010 set its OAuth 2.0 flow to {FLOW_FOR_GRANT.get(grant, 'a matching flow')}"
+            ", or choose the 'auth_scheme' that matches the flow it is registered for."
+        )
+    if code == "invalid_scope":
+        return (
+            "OAuth: the server refused the requested scope (invalid_scope). Check "
+            "'oauth_scope' (default 'api offline_access')."
+        )
+    return f"OAuth: the {name} grant failed: {detail}"
+
+
+def request_token(client: AcumaticaClient, grant: str, form: t.Mapping[str, str]) -> TokenResponse:
+    """POST the token endpoint; an OAuth error becomes one :class:`TokenRefused`."""
+    data = {"grant_type": grant, **form}
+    response = client.send_raw(
+        "POST", client.url(TOKEN_PATH), data=data,
+        what=f"OAuth token ({grant} grant)",
+    )
+    ensure_json_api(response, f"OAuth token ({grant} grant)", client.base_url)
+    body: t.Any = None
+    with contextlib.suppress(ValueError):
+        body = response.json()
+    if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
+        try:
+            expires_in = float(body.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            expires_in = 3600.0
+        return TokenResponse(str(body["access_token"]), expires_in,
+                             str(body["refresh_token"]) if body.get("refresh_token") else None,
+                             str(body["scope"]) if body.get("scope") else None)
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        code = body["error"]
+        detail = client.redact(body_detail(response))
+        raise TokenRefused(explain_token_error(code, detail, grant, client.base_url), code)
+    client.raise_if_not_api(response, f"OAuth token ({grant} grant)")
+    raise AcumaticaAuthError(
+        f"OAuth: the {GRANT_NAMES.get(grant, grant)} grant failed (HTTP "
+        f"{response.status_code}): {client.redact(body_detail(response))}"
+    )
+
+
+# Authenticators ------------------------------------------------------------------------------
+
+
+class BearerAuth(AcumaticaAuth):
+    """Shared part: the Bearer header, expiry margin, proactive refresh and logout."""
+
+    scheme = "OAuth"
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        super().__init__()
+        self.client_id = str(config.get("oauth_client_id") or "")
+        self.client_secret = str(config.get("oauth_client_secret") or "")
+        self.scope = " ".join(str(config.get("oauth_scope") or DEFAULT_SCOPE).split())
+        self.access_token = ""
+        self.refresh_token: str | None = None
+        self._expires_at: float | None = None  # monotonic; None: unknown (never refreshed)
+        self._margin = 0.0
+        self._seen: list[str] = []  # every token of the run, for redaction
+        self._seen_lock = threading.Lock()
+
+    @property
+    def keeps_server_session(self) -> bool:  # type: ignore[override]
+        """Scope ``api`` makes the server open a session for the grant; log it out."""
+        return any(s == "api" or s.startswith("api:") for s in self.scope.split())
+
+    def secrets(self) -> list[str]:
+        with self._seen_lock:
+            seen = list(self._seen)
+        return [s for s in (self.client_secret, *seen) if s]
+
+    def _remember(self, *values: str | None) -> None:
+        with self._seen_lock:
+            for value in values:
+                if value and value not in self._seen:
+                    self._seen.append(value)
+
+    def _client_form(self) -> dict[str, str]:
+        return {"client_id": self.client_id, "client_secret": self.client_secret}
+
+    def _accept(self, token: TokenResponse) -> None:
+        """Use a new token; keep the newest refresh token (the server may rotate it)."""
+        self._remember(token.access_token, token.refresh_token)
+        self.access_token = token.access_token
+        if token.refresh_token:
+            self.refresh_token = token.refresh_token
+        lifetime = max(1.0, token.expires_in)
+        self._margin = min(MAX_MARGIN_SECONDS, lifetime * 0.1)
+        self._expires_at = time.monotonic() + lifetime
+
+    def expiring(self) -> bool:
+        expires_at = self._expires_at
+        return expires_at is not None and time.monotonic() >= expires_at - self._margin
+
+    def open(self, client: AcumaticaClient) -> None:
+        """Sign in once; afterwards refresh when the token is about to expire."""
+        if self._opened and not self.expiring():
+            return
+        with self._lock:
+            if not self._opened:
+                self._sign_in(client)
+                self._opened = True
+                self.generation += 1
+            elif self.expiring():
+                LOGGER.debug("OAuth access token expires within %.0fs; refreshing.",
+                             self._margin)
+                self._renew(client)
+                self.generation += 1
+
+    def reauthenticate(self, client: AcumaticaClient, seen_generation: int) -> None:
+        with self._lock:
+            if self.generation != seen_generation:
+                return
+            LOGGER.info("OAuth access token rejected (HTTP 401); getting a new one.")
+            self._renew(client)
+            self._opened = True
+            self.generation += 1
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        # No lock here: this runs while the request holds a concurrency slot.
+        request.headers["Authorization"] = f"Bearer {self.access_token}"
+        return request
+
+    def _sign_in(self, client: AcumaticaClient, *, again: bool = False) -> None:
+        self._renew(client)
+
+    def _renew(self, client: AcumaticaClient) -> None:
+        raise NotImplementedError
+
+    def _sign_out(self, client: AcumaticaClient) -> None:
+        if not self.keeps_server_session or not self.access_token:
+            return
+        response = client.send_raw(
+            "POST", client.url("entity/auth/logout"), data=b"", what="logout (OAuth)",
+            headers={"Authorization": f"Bearer {self.access_token}"},
+        )
+        if response.status_code not in (200, 204, 401):
+            LOGGER.warning("Logout answered HTTP %s.", response.status_code)
+
+    def _refresh(self, client: AcumaticaClient, refresh_token: str) -> TokenResponse:
+        return request_token(client, "refresh_token",
+                             {**self._client_form(), "refresh_token": refresh_token})
+
+
+class OAuthPassword(BearerAuth):
+    """``auth_scheme: OAuthPassword``: password grant, refreshed; password again if refused."""
+
+    scheme = "OAuthPassword"
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        super().__init__(config)
+        self.username = str(config.get("username") or "")
+        self.password = str(config.get("password") or "")
+
+    def secrets(self) -> list[str]:
+        return [*super().secrets(), self.password]
+
+    def _password_grant(self, client: AcumaticaClient) -> None:
+        form = {**self._client_form(), "username": self.username, "password": self.password,
+                "scope": self.scope}
+        self._accept(request_token(client, "password", form))
+
+    def _renew(self, client: AcumaticaClient) -> None:
+        if not self._opened or not self.refresh_token:
+            self._password_grant(client)
+            return
+        try:
+            self._accept(self._refresh(client, self.refresh_token))
+        except TokenRefused as exc:
+            if exc.code != "invalid_grant":
+                raise
+            LOGGER.warning("OAuth: the refresh token was refused (expired, revoked or already "
+                           "used); signing in again with the password grant.")
+            self.refresh_token = None
+            self._password_grant(client)
+
+
+class OAuthRefresh(BearerAuth):
+    """``auth_scheme: OAuth``: runs from a refresh token, keeps the rotated one on disk."""
+
+    scheme = "OAuth"
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        super().__init__(config)
+        self.url = normalize_base_url(str(config["url"]))
+        self.store = TokenStore(token_file_for(config))
+        self.config_token = str(config.get("oauth_refresh_token") or "") or None
+        self._candidates: list[tuple[str, str]] | None = None  # (token, where it came from)
+
+    def candidates(self) -> list[tuple[str, str]]:
+        """Refresh tokens to try, newest first: the file's (when it descends from the
+        config's token, or the config has none), then the config's."""
+        stored = self.store.load()
+        file_token = stored.get("refresh_token")
+        valid_file = bool(file_token) and (
+            not stored.get("client_id") or stored.get("client_id") == self.client_id
+        )
+        issued = stored.get("issued_at") or "unknown time"
+        where_file = f"the token file {self.store.path} (issued {issued})"
+        found: list[tuple[str, str]] = []
+        if valid_file and (
+            self.config_token is None
+            or file_token == self.config_token
+            or stored.get("config_token_sha256") == _sha256(self.config_token)
+        ):
+            found.append((str(file_token), where_file))
+        if self.config_token and all(tok != self.config_token for tok, _ in found):
+            found.append((self.config_token, "the setting 'oauth_refresh_token'"))
+        if valid_file and all(tok != file_token for tok, _ in found):
+            # The config's token was changed by the user after the file was written: the
+            # config's is newer, the file's is only a fallback.
+            found.append((str(file_token), where_file))
+        return found
+
+    def _save(self, issued: str) -> None:
+        try:
+            self.store.save(
+                url=self.url, client_id=self.client_id, refresh_token=self.refresh_token,
+                issued_at=issued,
+                config_token_sha256=_sha256(self.config_token) if self.config_token else None,
+            )
+        except OSError as exc:
+            raise AcumaticaAuthError(
+                f"OAuth: the server rotated the refresh token but it could not be saved to "
+                f"{self.store.path} ({exc}). The previous token is no longer valid: run "
+                f"{HELPER} again after fixing 'oauth_token_file'."
+            ) from None
+
+    def _renew(self, client: AcumaticaClient) -> None:
+        first = not self.refresh_token
+        if not first:  # a token this run obtained: no other candidate is newer
+            assert self.refresh_token is not None
+            candidates = [(self.refresh_token, "the refresh token obtained during this run")]
+        else:
+            candidates = self.candidates()
+            if not candidates:
+                raise AcumaticaAuthError(
+                    f"OAuth: no refresh token: neither 'oauth_refresh_token' nor the token file "
+                    f"{self.store.path} holds one. Run {HELPER} --config <config.json> to "
+                    "authorize the tap (authorization-code flow)."
+                )
+            self._remember(*(tok for tok, _ in candidates))
+            self.store.check_writable()
+        failures = []
+        for token, where in candidates:
+            try:
+                response = self._refresh(client, token)
+            except TokenRefused as exc:
+                if exc.code != "invalid_grant":
+                    raise
+                LOGGER.warning("OAuth: the refresh token from %s is no longer valid (expired, "
+                               "revoked or already used).", where)
+                failures.append(where)
+                continue
+            issued = _now_text()
+            old = self.refresh_token
+            self._accept(response)
+            if self.refresh_token != old or not self.store.path.exists():
+                self._save(issued)
+            if first:
+                LOGGER.info("OAuth: signed in with the refresh token from %s; the rotated "
+                            "token is kept in %s.", where, self.store.path)
+            return
+        raise AcumaticaAuthError(
+            f"OAuth: the refresh token from {' and from '.join(failures)} is no longer valid "
+            f"(expired, revoked or already used; refresh tokens rotate and each can be used "
+            f"once). Run {HELPER} --config <config.json> to authorize the tap again; it stores "
+            f"the new refresh token in {self.store.path}."
+        )
+
+
+class OAuthImplicit(BearerAuth):
+    """``auth_scheme: OAuthImplicit``: a given access token; no refresh is possible."""
+
+    scheme = "OAuthImplicit"
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        super().__init__(config)
+        self.given = str(config.get("oauth_access_token") or "")
+        self.store = TokenStore(token_file_for(config)) if config.get("oauth_client_id") \
+            or config.get("oauth_token_file") else None
+        self._expired = False
+
+    def _expired_error(self, why: str) -> AcumaticaAuthError:
+        self._expired = True
+        return AcumaticaAuthError(
+            f"OAuth: the access token (auth_scheme OAuthImplicit) {why}. Implicit-flow tokens "
+            f"cannot be refreshed: get a new one with {HELPER} --flow implicit --config "
+            "<config.json> (or your own implicit-flow client) and put it in "
+            "'oauth_access_token'; for unattended runs use auth_scheme OAuth instead."
+        )
+
+    def _renew(self, client: AcumaticaClient) -> None:
+        if self._opened:
+            raise self._expired_error("has expired or was revoked (HTTP 401)")
+        token = self.given
+        if not token and self.store is not None:
+            stored = self.store.load()
+            token = str(stored.get("access_token") or "")
+            expires = stored.get("access_token_expires_at")
+            if token and expires:
+                with contextlib.suppress(ValueError, TypeError):
+                    if dt.datetime.fromisoformat(str(expires)) <= dt.datetime.now(
+                            dt.timezone.utc):
+                        self._remember(token)
+                        raise self._expired_error(
+                            f"stored in {self.store.path} expired at {expires}")
+        if not token:
+            raise ConfigError(
+                "auth_scheme OAuthImplicit needs 'oauth_access_token' (or a token file written "
+                f"by {HELPER} --flow implicit)."
+            )
+        self._remember(token)
+        self.access_token = token
+
+    def reauthenticate(self, client: AcumaticaClient, seen_generation: int) -> None:
+        raise self._expired_error("has expired or was revoked (HTTP 401)")
+
+    def _sign_out(self, client: AcumaticaClient) -> None:
+        if not self._expired:
+            super()._sign_out(client)
 
 
 def build_oauth(config: t.Mapping[str, t.Any]) -> AcumaticaAuth:
-    raise ConfigError(f"auth_scheme {config.get('auth_scheme')} is not supported yet.")
+    """The authenticator of an OAuth ``auth_scheme``."""
+    scheme = config.get("auth_scheme")
+    if scheme == "OAuthPassword":
+        return OAuthPassword(config)
+    if scheme == "OAuth":
+        return OAuthRefresh(config)
+    if scheme == "OAuthImplicit":
+        return OAuthImplicit(config)
+    raise ConfigError(f"auth_scheme {scheme} is not an OAuth scheme.")

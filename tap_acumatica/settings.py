@@ -94,6 +94,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Access token for auth_scheme OAuthImplicit.",
     ),
     th.Property(
+        "oauth_token_file",
+        th.StringType,
+        description=(
+            "JSON file (mode 0600) where auth_scheme OAuth keeps the newest (rotated) refresh "
+            "token and `tap-acumatica-auth` stores the tokens it obtains. Default: "
+            "`$XDG_CONFIG_HOME/tap-acumatica/tokens-<hash of url and client id>.json` "
+            "(`~/.config/...`). Put it on persistent storage in containers."
+        ),
+    ),
+    th.Property(
         "schema",
         th.StringType,
         default="REST",
@@ -288,6 +298,11 @@ def validate_config(config: t.Mapping[str, t.Any]) -> None:
     if missing and scheme == "OAuth" and not config.get("oauth_refresh_token"):
         # The refresh token may live in the token file written by an earlier run.
         missing = [m for m in missing if m != "oauth_refresh_token"]
+    if missing == ["oauth_access_token"] and (
+        config.get("oauth_token_file") or config.get("oauth_client_id")
+    ):
+        # The access token may live in the token file written by `tap-acumatica-auth`.
+        missing = []
     if missing:
         raise ConfigError(
             f"auth_scheme {scheme} needs setting(s): {', '.join(missing)}."

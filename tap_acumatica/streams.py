@@ -21,7 +21,7 @@ import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_acumatica.contract import UTC, format_utc, parse_datetime
