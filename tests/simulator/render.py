@@ -65,20 +65,56 @@ def shift_of(index: int) -> int:
     return (6 * index + (index // 41)) % 250
 
 
+ARCHETYPES = 4096  # distinct combinations of pooled values per (sub)entity
+
+
+def archetype_bits(salt: int, archetype: int) -> int:
+    """The pool-selection bits of one archetype (shared by rendering and $filter)."""
+    return row_bits(salt, archetype, 0)
+
+
 @dataclass
 class Plan:
-    """How to write one (sub)entity for one combination of $select/$expand/$custom."""
+    """How to write one (sub)entity for one combination of $select/$expand/$custom.
 
+    Speed: the pooled fields of a row are fixed by its *archetype* (``bits % ARCHETYPES``),
+    so their joined text is built once per archetype and cached as the segments between the
+    row-dependent (dynamic) fields: rendering a row is then a handful of concatenations.
+    """
+
+    arch_salt: int = 0
     pool_items: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
     dynamic: list[tuple[int, Callable[[int, int, int], str]]] = field(default_factory=list)
     custom: Callable[[int], str] | None = None
     serial: int = field(default_factory=lambda: next(_serials))  # row-cache key part
+    _segments: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
-    def fields(self, bits: int, row: int, stamp: int) -> list[str]:
-        parts = [frags[(bits >> s) & 63] for s, frags in self.pool_items]
-        for pos, fn in self.dynamic:
-            parts[pos] = fn(bits, row, stamp)
-        return parts
+    def _build_segments(self, archetype: int) -> tuple[str, ...]:
+        bits = archetype_bits(self.arch_salt, archetype)
+        dynamic_at = {pos for pos, _fn in self.dynamic}
+        segments, current = [], []
+        for pos, (shift, frags) in enumerate(self.pool_items):
+            if pos in dynamic_at:
+                segments.append("".join(current))
+                current = []
+                continue
+            current.append(("," if pos else "") + frags[(bits >> shift) & 63])
+        segments.append("".join(current))
+        return tuple(segments)
+
+    def fields(self, bits: int, row: int, stamp: int) -> str:
+        """The comma-joined field members of one row."""
+        archetype = bits % ARCHETYPES
+        segments = self._segments.get(archetype)
+        if segments is None:
+            segments = self._segments[archetype] = self._build_segments(archetype)
+        if not self.dynamic:
+            return segments[0]
+        out = [segments[0]]
+        for (pos, fn), segment in zip(self.dynamic, segments[1:], strict=True):
+            out.append(("," if pos else "") + fn(bits, row, stamp))
+            out.append(segment)
+        return "".join(out)
 
 
 class EntityRenderer:
@@ -93,11 +129,16 @@ class EntityRenderer:
         self.offsets = offsets or [0]
         self.edef = contract.defs[entity]
         self.stamp_field = contract.stamp_field(entity)
+        # Every DateTimeValue named LastModified* carries the row's stamp: all are indexable.
+        self.stamp_aliases = [n for n in ("LastModifiedDateTime", "LastModified")
+                              if self.edef.scalars.get(n) == "DateTimeValue"]
         self.href_base = f"{instance_path}/entity/Default/{contract.version}/files/"
         self.key_field = self._key_field()
         self.customs = custom_fields(entity)
         self._pools: dict[tuple[str, str], list] = {}
         self._plans: dict[tuple, Plan] = {}
+        self.arch_salt = stable_hash("archetype", seed, entity)
+        self._arch_cache: dict[int, int] = {}
         self._typed = self._typed_getters()
 
     # ---- values -------------------------------------------------------------------------
@@ -132,8 +173,8 @@ class EntityRenderer:
             def created(bits: int, stamp: int) -> int:
                 return stamp - (bits >> 200) % (90 * 86_400_000) if (bits >> 196) & 3 else stamp
             return (lambda bits, row, stamp: ms_to_datetime(created(bits, stamp)),
-                    lambda bits, row, stamp: dumps(format_datetime(created(bits, stamp),
-                                                                   self._offset(bits, salt))))
+                    lambda bits, row, stamp: '"' + format_datetime(created(bits, stamp),
+                                                                   self._offset(bits, salt)) + '"')
         if vtype == "StringValue" and name == "LastModifiedDate":
             return (lambda bits, row, stamp: legacy_date_string(stamp),
                     lambda bits, row, stamp: dumps(legacy_date_string(stamp)))
@@ -153,13 +194,21 @@ class EntityRenderer:
             else:
                 pool = self._pool(self.entity, name, self.edef.scalars[name])
                 s = shift_of(index)
-                getters[name] = lambda bits, row, stamp, p=pool, s=s: p[(bits >> s) & 63][0]
+                getters[name] = (lambda bits, row, stamp, p=pool, s=s, a=self._arch_bits:
+                                 p[(a(bits) >> s) & 63][0])
         for i, (view, name, _ctype, vtype) in enumerate(self.customs):
             pool = self._pool(self.entity + "#custom", name, vtype)
             s = shift_of(i + 30)
             getters[f"custom:{view}.{name}"] = (
                 lambda bits, row, stamp, p=pool, s=s: p[(bits >> s) & 63][0])
         return getters
+
+    def _arch_bits(self, bits: int) -> int:
+        archetype = bits % ARCHETYPES
+        value = self._arch_cache.get(archetype)
+        if value is None:
+            value = self._arch_cache[archetype] = archetype_bits(self.arch_salt, archetype)
+        return value
 
     def bits(self, row: int, version: int) -> int:
         return row_bits(self.store.base, row, version)
@@ -179,9 +228,10 @@ class EntityRenderer:
         key = (select, json.dumps(expand, sort_keys=True), custom)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._build(self.edef, self.entity, select, expand, top=True)
+            plan = self._build(self.edef, self.entity, select, expand, top=True,
+                               arch_salt=self.arch_salt)
             plan.custom = self._custom_renderer(custom)
-            if len(self._plans) > 256:
+            if len(self._plans) > 32:  # each plan caches up to ARCHETYPES row texts
                 self._plans.clear()
             self._plans[key] = plan
         return plan
@@ -206,8 +256,8 @@ class EntityRenderer:
         return render
 
     def _build(self, edef: EntityDef, salt: str, select: frozenset[str] | None, expand: dict,
-               *, top: bool) -> Plan:
-        plan = Plan()
+               *, top: bool, arch_salt: int) -> Plan:
+        plan = Plan(arch_salt)
         scalar_names = sorted(edef.scalars, key=str.lower)
         shifts = {name: shift_of(i) for i, name in enumerate(scalar_names)}
         sub_selects: dict[str, set[str]] = {}
@@ -231,7 +281,9 @@ class EntityRenderer:
                 if dyn:
                     render = dyn[1]
                     plan.pool_items.append((0, blank))
-                    plan.dynamic.append((pos, lambda b, r, s, n=name, f=render: wrap(n, f(b, r, s))))
+                    key = dumps(name)
+                    plan.dynamic.append((pos, lambda b, r, s, k=key, f=render:
+                                         f'{k}:{{"value":{f(b, r, s)}}}'))
                 else:
                     pool = self._pool(salt, name, edef.scalars[name])
                     frags = tuple(wrap(name, rendered) for _t, rendered in pool)
@@ -241,7 +293,8 @@ class EntityRenderer:
             sub_select = sub_selects.get(name)
             child = self._build(self.contract.defs[child_def], child_def,
                                 frozenset(sub_select) if sub_select else None,
-                                expand[name], top=False)
+                                expand[name], top=False,
+                                arch_salt=stable_hash("archetype", self.seed, child_def))
             plan.pool_items.append((0, blank))
             plan.dynamic.append((pos, self._child_renderer(name, child, name in edef.collections,
                                                             salt)))
@@ -254,7 +307,7 @@ class EntityRenderer:
         def line(bits: int, row: int, stamp: int, index: int) -> str:
             line_bits = row_bits(path_salt, row * 16 + index, bits & 0xFFFF)
             ident = make_uuid(path_salt, row, index)
-            body = ",".join(child.fields(line_bits, row, stamp))
+            body = child.fields(line_bits, row, stamp)
             return (f'{{"id":"{ident}","rowNumber":{index + 1},"note":null,'
                     f'{body}{"," if body else ""}"custom":{{}}}}')
 
@@ -282,7 +335,7 @@ class EntityRenderer:
             note = '{"value":""}'
         else:
             note = f'{{"value":{dumps(f"Note for row {row + 1}")}}}'
-        fields = ",".join(plan.fields(bits, row, stamp))
+        fields = plan.fields(bits, row, stamp)
         out = f',"note":{note}{"," if fields else ""}{fields},"custom":{plan.custom(bits)}'
         if (bits >> 253) % 7 == 0:
             ident = make_uuid("file", self.store.base, row)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
 from .filtering import FilterSyntaxError, parse_filter
@@ -22,18 +23,15 @@ from .wire import (
 )
 
 LIST_OPTIONS = frozenset({"$top", "$skip", "$filter", "$select", "$expand", "$custom"})
-LOGIN_FAILED_BODY = None  # loaded lazily from the real recorded response
 
 
+@functools.cache
 def _login_failed_body() -> bytes:
     """The real 500 body of a login with bad credentials (recorded from a 2023 instance)."""
-    global LOGIN_FAILED_BODY
-    if LOGIN_FAILED_BODY is None:
-        from .swagger import FIXTURES
+    from .swagger import FIXTURES
 
-        path = FIXTURES / "sample-error-500-login-invalid-credentials-jetbuilt.json"
-        LOGIN_FAILED_BODY = json.dumps(json.loads(path.read_text())).encode()
-    return LOGIN_FAILED_BODY
+    path = FIXTURES / "sample-error-500-login-invalid-credentials-jetbuilt.json"
+    return json.dumps(json.loads(path.read_text())).encode()
 
 
 # ---- endpoint index and swagger ------------------------------------------------------------
@@ -89,9 +87,8 @@ def login(sim: Simulator, req: Request) -> Response:
     with sim.lock:
         auth = sim.auth
         auth.purge()
-        old = req.cookies.get(".ASPXAUTH")
-        if old and auth.close_session(old):  # re-login on a live cookie replaces the session
-            pass
+        # A login that still carries a live session cookie replaces that session (unverified).
+        auth.close_session(req.cookies.get(".ASPXAUTH"))
         if len(auth.sessions) >= opts["seat_limit"]:
             sim.counters.incr("login_failures")
             return http_error(
@@ -158,7 +155,8 @@ def _int_option(query: dict, name: str) -> int | None:
     return value
 
 
-def _options(sim: Simulator, renderer, query: dict, *, listing: bool):
+def _options(renderer, query: dict):
+    """($select, $expand tree, $custom) of a read; unknown $-options (e.g. $orderby) fail."""
     bad = [k for k in query if k.startswith("$") and k not in LIST_OPTIONS]
     if bad:
         raise RequestError(f"The query parameter '{bad[0]}' is not supported.")
@@ -191,7 +189,7 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
     renderer = sim.renderer(version, entity)
     query = req.query
     try:
-        select, expand, custom = _options(sim, renderer, query, listing=True)
+        select, expand, custom = _options(renderer, query)
         top = _int_option(query, "$top")
         skip = _int_option(query, "$skip") or 0
     except RequestError as exc:
@@ -230,12 +228,17 @@ def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
             end = len(store) if top is None else min(len(store), skip + top)
             rows = range(min(skip, end), end)
             return [(r, versions[r], stamps[r]) for r in rows]
-        field = renderer.stamp_field
         lo = hi = None
-        if field:
+        for field in renderer.stamp_aliases:
             lo_b, hi_b = filt.bounds(field)
-            lo = None if lo_b is None else datetime_to_ms(lo_b.value) - 1
-            hi = None if hi_b is None else datetime_to_ms(hi_b.value) + 1
+            if lo_b is None and hi_b is None:
+                continue
+            # A superset of candidates (ms-rounded, inclusive); matches() decides exactly.
+            if lo_b is not None and isinstance(lo_b.value, datetime):
+                lo = datetime_to_ms(lo_b.value) - 1
+            if hi_b is not None and isinstance(hi_b.value, datetime):
+                hi = datetime_to_ms(hi_b.value) + 1
+            break
         candidates = store.rows_between(lo, hi) if (lo is not None or hi is not None) \
             else range(len(store))
         matched = []
@@ -263,7 +266,7 @@ def _render(sim: Simulator, renderer, plan, page, plan_key) -> bytes:
 def get_record(sim: Simulator, req: Request, version: str, entity: str, key: str) -> Response:
     renderer = sim.renderer(version, entity)
     try:
-        select, expand, custom = _options(sim, renderer, req.query, listing=False)
+        select, expand, custom = _options(renderer, req.query)
     except RequestError as exc:
         return invalid_request(str(exc))
     store = renderer.store

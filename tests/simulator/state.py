@@ -6,6 +6,7 @@ Everything a test can observe or steer through ``__control`` lives here; the HTT
 
 from __future__ import annotations
 
+import collections
 import copy
 import random
 import threading
@@ -152,6 +153,9 @@ class Simulator:
             self.options = normalise_options(options)
             self.counters = Counters()
             self.faults = Faults()
+            #: The latest requests (kind, method, path, query): lets tests check what a
+            #: client asked for ($select, $expand, $custom), as a server log would.
+            self.request_log: collections.deque[dict] = collections.deque(maxlen=5000)
             self.auth = AuthState(idle_seconds=self.options["session_idle_seconds"],
                                   token_lifetime=self.options["token_lifetime_seconds"])
             self.stores: dict[str, EntityStore] = {}
