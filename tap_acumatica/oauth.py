@@ -40,7 +40,7 @@ if t.TYPE_CHECKING:
 
 LOGGER = logging.getLogger("tap_acumatica.oauth")
 
-TOKEN_PATH = "identity/connect/token"
+TOKEN_PATH = "identity/connect/token"  # noqa: S105 - a URL path
 AUTHORIZE_PATH = "identity/connect/authorize"
 DEFAULT_SCOPE = "api offline_access"
 HELPER = "tap-acumatica-auth"

@@ -169,6 +169,24 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "discover_custom_fields",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Call `$adHocSchema` for each entity at discovery and offer its custom fields "
+            "as `custom__<View>__<Field>` properties (deselected by default)."
+        ),
+    ),
+    th.Property(
+        "custom_fields",
+        th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+        description=(
+            "Custom fields to extract per entity without discovering all of them, e.g. "
+            "`{\"SalesOrder\": [\"Document.UsrExternalRef\"]}` (emitted as "
+            "`custom__Document__UsrExternalRef`)."
+        ),
+    ),
+    th.Property(
         "start_date",
         th.DateTimeType,
         description=(
