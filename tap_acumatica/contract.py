@@ -30,6 +30,22 @@ VALUE_TYPES: dict[str, dict[str, t.Any]] = {
     "StringSingleSelectValue": {"type": ["string", "null"]},
     "DateOnlyValue": {"type": ["string", "null"], "format": "date"},
 }
+CUSTOM_TYPES: dict[str, dict[str, t.Any]] = {
+    "CustomStringField": {"type": ["string", "null"]},
+    "CustomDecimalField": {"type": ["number", "null"]},
+    "CustomDoubleField": {"type": ["number", "null"]},
+    "CustomIntField": {"type": ["integer", "null"]},
+    "CustomShortField": {"type": ["integer", "null"]},
+    "CustomLongField": {"type": ["integer", "null"]},
+    "CustomByteField": {"type": ["integer", "null"]},
+    "CustomBooleanField": {"type": ["boolean", "null"]},
+    "CustomDateTimeField": {"type": ["string", "null"], "format": "date-time"},
+    "CustomGuidField": {"type": ["string", "null"], "format": "uuid"},
+}
+#: Custom fields become flat top-level properties ``custom__<View>__<Field>``: flat so that
+#: warehouses get plain columns, and double underscores so the name maps back to the
+#: ``$custom=View.Field`` it came from without ambiguity.
+CUSTOM_PREFIX = "custom__"
 STAMP_FIELDS = ("LastModifiedDateTime", "LastModified")
 SYSTEM_FIELDS = ("id", "rowNumber", "note", "custom", "files", "error", "_links")
 MAX_DEPTH = 4  # nested detail/linked levels kept in schemas (Details/Allocations is 2)
@@ -230,6 +246,31 @@ def shape_schema(shape: Shape, *, top_level: bool) -> dict[str, t.Any]:
     return {"type": "object", "properties": props}
 
 
+def custom_property(view: str, field_name: str) -> str:
+    return f"{CUSTOM_PREFIX}{view}__{field_name}"
+
+
+def custom_source(prop: str) -> tuple[str, str] | None:
+    """``custom__View__Field`` -> ("View", "Field"); None for other properties."""
+    if not prop.startswith(CUSTOM_PREFIX):
+        return None
+    view, sep, field_name = prop[len(CUSTOM_PREFIX):].partition("__")
+    return (view, field_name) if sep and view and field_name else None
+
+
+def custom_fields_of(adhoc: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]]:
+    """Properties for the custom fields an ``$adHocSchema`` body describes."""
+    found: dict[str, dict[str, t.Any]] = {}
+    custom = adhoc.get("custom") if isinstance(adhoc, dict) else None
+    for view, fields in (custom or {}).items():
+        for field_name, desc in (fields or {}).items():
+            kind = desc.get("type") if isinstance(desc, dict) else None
+            found[custom_property(view, field_name)] = dict(
+                CUSTOM_TYPES.get(str(kind), {"type": ["string", "null"]})
+            )
+    return found
+
+
 # --- records ---------------------------------------------------------------------------------
 
 _OFFSET_DT = re.compile(
@@ -297,8 +338,13 @@ def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any
     Keys not in the schema are dropped.
     """
     plan: dict[str, Converter] = {}
+    customs: dict[tuple[str, str], tuple[str, Converter]] = {}
     for name, prop in schema.get("properties", {}).items():
-        if name in ("id", "rowNumber", "files"):
+        source = custom_source(name)
+        if source is not None:
+            convert = _unwrap_datetime if prop.get("format") == "date-time" else _unwrap
+            customs[source] = (name, convert)
+        elif name in ("id", "rowNumber", "files"):
             plan[name] = _plain
         elif _is_type(prop, "array"):
             plan[name] = _list_converter(compile_schema(prop.get("items", {})))
@@ -315,9 +361,23 @@ def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any
             convert = plan.get(key)
             if convert is not None:
                 out[key] = convert(value)
+            elif key == "custom" and customs and value:
+                _flatten_custom(value, customs, out)
         return out
 
     return transform
+
+
+def _flatten_custom(custom: t.Mapping[str, t.Any],
+                    customs: t.Mapping[tuple[str, str], tuple[str, Converter]],
+                    out: dict[str, t.Any]) -> None:
+    for view, fields in custom.items():
+        if not isinstance(fields, dict):
+            continue
+        for field_name, value in fields.items():
+            target = customs.get((view, field_name))
+            if target is not None:
+                out[target[0]] = target[1](value)
 
 
 def _list_converter(inner: t.Callable[[dict[str, t.Any]], dict]) -> Converter:

@@ -1,8 +1,10 @@
 """Contract-based REST entities as Singer streams.
 
 The catalog drives the request: only selected fields go into ``$select`` (a rate-limited
-ERP should not send what nobody loads), and selected detail collections or linked
-entities go into ``$expand`` (Acumatica returns them only when asked).
+ERP should not send what nobody loads), selected detail collections or linked entities
+go into ``$expand`` (Acumatica returns them only when asked), and selected custom fields
+go into ``$custom``. When the server cannot list some fields ("Optimization cannot be
+performed") they are read record by record instead of being dropped.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlencode
 
-from tap_acumatica.contract import compile_schema
-from tap_acumatica.errors import AcumaticaResponseError
+from tap_acumatica.contract import compile_schema, custom_source
+from tap_acumatica.errors import (
+    AcumaticaAPIError,
+    AcumaticaResponseError,
+    OptimizationError,
+)
 from tap_acumatica.streams import MAX_QUERY_LENGTH, AcumaticaStream, Record
 
 if t.TYPE_CHECKING:
@@ -19,8 +25,8 @@ if t.TYPE_CHECKING:
 
     from tap_acumatica.tap import TapAcumatica
 
-
 SYSTEM_PROPERTIES = ("id", "rowNumber", "note", "files")
+Options = dict[str, str]
 
 
 def _nested(prop: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any] | None:
@@ -35,32 +41,39 @@ def _nested(prop: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any] | None:
     return None
 
 
+def _split_list(text: str) -> list[str]:
+    return [part for part in text.split(",") if part]
+
+
 class EntityStream(AcumaticaStream):
     """One top-level entity of the endpoint (``Customer``, ``SalesOrder``, …)."""
 
     def __init__(self, tap: TapAcumatica, name: str, schema: dict[str, t.Any],
-                 replication_key: str | None) -> None:
+                 replication_key: str | None,
+                 deselected_by_default: t.Collection[str] = ()) -> None:
         super().__init__(tap, name, schema, replication_key=replication_key,
                          primary_keys=["id"])
         self._transform = compile_schema(schema)
-        self._query_cache: dict[bool, dict[str, str]] = {}
+        self._query_cache: dict[bool, Options] = {}
+        self._off_by_default = set(deselected_by_default)
+        #: Top-level fields the server refused to list; read per record from then on.
+        self._per_record: set[str] = set()
 
     @property
     def path(self) -> str:  # type: ignore[override]
         return self._acumatica_tap.entity_path(self.name)
 
-    # Selection -> $select / $expand ------------------------------------------------------
+    # Selection -> $select / $expand / $custom -------------------------------------------
 
     @property
     def metadata(self) -> singer.MetadataMapping:
-        """Detail collections and linked entities are available but not selected by default.
-
-        A plain sync stays light; users opt in (e.g. ``SalesOrder.Details``).
-        """
+        """Detail collections, linked entities and discovered custom fields are available
+        but not selected by default: a plain sync stays light; users opt in."""
         if self._metadata is None:
             md = super().metadata
             for name, prop in self.schema.get("properties", {}).items():
-                if name not in SYSTEM_PROPERTIES and _nested(prop) is not None:
+                nested = name not in SYSTEM_PROPERTIES and _nested(prop) is not None
+                if nested or name in self._off_by_default:
                     md[("properties", name)].selected_by_default = False
             return md
         return self._metadata
@@ -74,7 +87,12 @@ class EntityStream(AcumaticaStream):
         for name, prop in schema.get("properties", {}).items():
             inner = None if name in SYSTEM_PROPERTIES else _nested(prop)
             crumb = (*breadcrumb, "properties", name)
-            if inner is None or not self._selected(crumb):
+            # Nested collections (Details/Allocations) have no metadata entry unless the
+            # user adds one: they are expanded only when explicitly selected.
+            entry = self.metadata.get(crumb) if breadcrumb else None
+            selected = self._selected(crumb) if not breadcrumb else bool(
+                entry is not None and getattr(entry, "selected", False))
+            if inner is None or not selected:
                 continue
             path = f"{prefix}{name}"
             paths.append(path)
@@ -82,18 +100,18 @@ class EntityStream(AcumaticaStream):
             paths.extend(self._expand_paths(inner, child_crumb, f"{path}/"))
         return paths
 
-    def query_options(self, census: bool = False) -> dict[str, str]:
-        """``$select``/``$expand`` from the catalog selection (cached per run)."""
+    def query_options(self, census: bool = False) -> Options:
+        """``$select``/``$expand``/``$custom`` from the catalog selection (cached per run)."""
         if census in self._query_cache:
             return self._query_cache[census]
-        options: dict[str, str] = {}
+        options: Options = {}
         if census:
             assert self.replication_key
             options["$select"] = self.replication_key
         else:
             props = self.schema.get("properties", {})
-            scalar = [n for n, p in props.items()
-                      if n not in SYSTEM_PROPERTIES and _nested(p) is None]
+            scalar = [n for n, p in props.items() if n not in SYSTEM_PROPERTIES
+                      and _nested(p) is None and custom_source(n) is None]
             chosen = [n for n in scalar
                       if self._selected(("properties", n)) or n == self.replication_key]
             expand = self._expand_paths(self.schema, (), "")
@@ -101,9 +119,13 @@ class EntityStream(AcumaticaStream):
                 options["$select"] = ",".join(chosen + [p for p in expand if "/" not in p])
             if expand:
                 options["$expand"] = ",".join(expand)
+            customs = [".".join(src) for n in props
+                       if (src := custom_source(n)) and self._selected(("properties", n))]
+            if customs:
+                options["$custom"] = ",".join(customs)
             if len(urlencode(options)) > MAX_QUERY_LENGTH and "$select" in options:
                 # IIS caps query strings (2048 bytes by default): ask for every field and
-                # drop the unselected ones here rather than fail.
+                # let the SDK drop the unselected ones rather than fail.
                 self.logger.info("%s: $select too long for the server; requesting all fields.",
                                  self.name)
                 del options["$select"]
@@ -114,22 +136,126 @@ class EntityStream(AcumaticaStream):
 
     def fetch(self, *, filter_expr: str | None, top: int | None, skip: int,
               census: bool = False) -> list[Record]:
-        params: dict[str, t.Any] = dict(self.query_options(census))
+        base: dict[str, t.Any] = {}
         if filter_expr:
-            params["$filter"] = filter_expr
+            base["$filter"] = filter_expr
         if top is not None:
-            params["$top"] = top
+            base["$top"] = top
         if skip:
-            params["$skip"] = skip
+            base["$skip"] = skip
         what = f"{self.name} list" + (f" ({filter_expr})" if filter_expr else "") + \
             (f" $skip={skip}" if skip else "")
+        if census:
+            key = str(self.replication_key)
+            rows = self._get_list({**base, **self.query_options(census=True)}, what)
+            return [{key: (r.get(key) or {}).get("value")} for r in rows if isinstance(r, dict)]
+        options = self._without(self.query_options(), self._per_record)
+        while True:
+            try:
+                rows = self._get_wide(base, options, what)
+                break
+            except OptimizationError as exc:
+                blamed = {f.split(".")[0].split("/")[0] for f in exc.fields} - self._per_record
+                if not blamed or blamed.isdisjoint(self._listed_fields(options)):
+                    raise AcumaticaAPIError(
+                        f"{exc} (the tap could not tell which fields to read separately)"
+                    ) from None
+                self.logger.warning(
+                    "%s: the server cannot list %s (\"Optimization cannot be performed\"); "
+                    "reading %s record by record.", self.name, ", ".join(sorted(blamed)),
+                    "them" if len(blamed) > 1 else "it")
+                self._per_record |= blamed
+                options = self._without(self.query_options(), self._per_record)
+        records = [self._transform(r) for r in rows]
+        if self._per_record:
+            self._complete_per_record(records)
+        return records
+
+    def _get_list(self, params: t.Mapping[str, t.Any], what: str) -> list[t.Any]:
         data = self.client.get_json(self.client.url(self.path), params=params, what=what)
         if not isinstance(data, list):
             raise AcumaticaResponseError(
                 f"{what}: expected a JSON array of records, got {type(data).__name__}."
             )
-        if census:
-            key = str(self.replication_key)
-            return [{key: (r.get(key) or {}).get("value")} for r in data if isinstance(r, dict)]
-        transform = self._transform
-        return [transform(r) for r in data]
+        return data
+
+    def _get_wide(self, base: dict[str, t.Any], options: Options, what: str) -> list[t.Any]:
+        """One list request; a ``$custom`` too wide for the server is split and merged on id."""
+        customs = _split_list(options.get("$custom", ""))
+        params = {**base, **options}
+        if len(customs) < 2 or len(urlencode(params)) <= MAX_QUERY_LENGTH:
+            try:
+                return self._get_list(params, what)
+            except (AcumaticaAPIError, AcumaticaResponseError):
+                if len(customs) < 2:
+                    raise
+                self.logger.info("%s: the server refused %d custom fields in one request; "
+                                 "splitting them.", self.name, len(customs))
+        half = len(customs) // 2
+        first = self._get_wide(base, {**options, "$custom": ",".join(customs[:half])}, what)
+        minimal = {"$select": self.replication_key or next(iter(self._listed_fields(options)),
+                                                           "id")}
+        rest = self._get_wide(base, {**minimal, "$custom": ",".join(customs[half:])}, what)
+        extra = {r.get("id"): r.get("custom") or {} for r in rest if isinstance(r, dict)}
+        for row in first:
+            more = extra.get(row.get("id"))
+            if more is None:
+                continue
+            merged = row.setdefault("custom", {})
+            for view, fields in more.items():
+                merged.setdefault(view, {}).update(fields)
+        missing = [r for r in first if r.get("id") not in extra]
+        if missing:
+            self._refetch_custom(missing, customs[half:])
+        return first
+
+    def _refetch_custom(self, rows: list[t.Any], customs: list[str]) -> None:
+        """Rows that changed between the split requests: read their custom fields by id."""
+        for row in rows:
+            one = self.client.get_json(
+                self.client.url(f"{self.path}/{row['id']}"),
+                params={"$custom": ",".join(customs), "$select": self.replication_key or "id"},
+                what=f"{self.name} {row['id']} custom fields",
+            )
+            for view, fields in (one.get("custom") or {}).items():
+                row.setdefault("custom", {}).setdefault(view, {}).update(fields)
+
+    @staticmethod
+    def _listed_fields(options: Options) -> set[str]:
+        return {p.split("/")[0] for key in ("$select", "$expand")
+                for p in _split_list(options.get(key, ""))}
+
+    def _without(self, options: Options, fields: set[str]) -> Options:
+        if not fields:
+            return dict(options)
+        reduced = dict(options)
+        for key in ("$select", "$expand"):
+            if key in reduced:
+                kept = [p for p in _split_list(reduced[key]) if p.split("/")[0] not in fields]
+                if kept:
+                    reduced[key] = ",".join(kept)
+                else:
+                    del reduced[key]
+        if "$select" not in reduced and "$select" in options:
+            reduced["$select"] = self.replication_key or "id"
+        return reduced
+
+    def _complete_per_record(self, records: list[Record]) -> None:
+        """Read the fields the list could not serve, one ``GET <Entity>/<id>`` per record."""
+        full = self.query_options()
+        params: Options = {}
+        for key in ("$select", "$expand"):
+            parts = [p for p in _split_list(full.get(key, ""))
+                     if p.split("/")[0] in self._per_record]
+            if parts:
+                params[key] = ",".join(parts)
+        if "$select" not in params:
+            params["$select"] = ",".join(sorted(self._per_record))
+        for record in records:
+            one = self.client.get_json(
+                self.client.url(f"{self.path}/{record['id']}"), params=params,
+                what=f"{self.name} {record['id']} ({', '.join(sorted(self._per_record))})",
+            )
+            extra = self._transform(one) if isinstance(one, dict) else {}
+            for name in self._per_record:
+                record[name] = extra.get(name)

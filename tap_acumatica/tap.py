@@ -22,7 +22,13 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from tap_acumatica import __version__
 from tap_acumatica.auth import AcumaticaAuth, HTTPBasic, LoginSession
 from tap_acumatica.client import AcumaticaClient
-from tap_acumatica.contract import load_swagger, parse_entities
+from tap_acumatica.contract import (
+    custom_fields_of,
+    custom_property,
+    custom_source,
+    load_swagger,
+    parse_entities,
+)
 from tap_acumatica.errors import AcumaticaError, ConfigError
 from tap_acumatica.logs import install_redaction
 from tap_acumatica.rest import EntityStream
@@ -213,8 +219,42 @@ class TapAcumatica(Tap):
                 )
         self.logger.info("Discovered %d entities in %s/%s.", len(specs), self.endpoint_name,
                          version)
-        return [EntityStream(self, spec.name, spec.json_schema(), spec.stamp)
-                for spec in specs.values()]
+        streams: list[Stream] = []
+        for spec in specs.values():
+            schema = spec.json_schema()
+            off = self._add_custom_fields(spec.name, schema)
+            streams.append(EntityStream(self, spec.name, schema, spec.stamp,
+                                        deselected_by_default=off))
+        return streams
+
+    def _add_custom_fields(self, entity: str, schema: dict[str, t.Any]) -> set[str]:
+        """Add custom fields from ``$adHocSchema``; returns those not selected by default.
+
+        Fields named in ``custom_fields`` are selected by default (the user asked for
+        them); fields found by ``discover_custom_fields`` are offered but deselected,
+        since an instance can have hundreds and each widens every request.
+        """
+        wanted = (self.config.get("custom_fields") or {}).get(entity) or []
+        if not wanted and not self.config.get("discover_custom_fields"):
+            return set()
+        adhoc = self.client.get_json(
+            self.client.url(f"{self.entity_path(entity)}/$adHocSchema"),
+            what=f"{entity} custom fields ($adHocSchema)",
+        )
+        found = custom_fields_of(adhoc if isinstance(adhoc, dict) else {})
+        named = {custom_property(*item.split(".", 1)): item for item in wanted if "." in item}
+        bad = [item for item in wanted if "." not in item]
+        unknown = sorted(item for prop, item in named.items() if prop not in found)
+        if bad or unknown:
+            raise ConfigError(
+                f"custom_fields for {entity}: {', '.join(bad + unknown)} not found; use "
+                f"View.Field as listed by {entity}/$adHocSchema, e.g. "
+                f"{', '.join(sorted('.'.join(custom_source(p) or ()) for p in found)[:5])}."
+            )
+        if not self.config.get("discover_custom_fields"):
+            found = {prop: found[prop] for prop in named}
+        schema["properties"].update(found)
+        return set(found) - set(named)
 
 
 def main() -> None:
