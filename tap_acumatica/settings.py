@@ -224,6 +224,12 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "progress_interval_seconds",
+        th.IntegerType,
+        default=30,
+        description="How often a long stream logs its progress (records, rate, window).",
+    ),
+    th.Property(
         "request_timeout",
         th.IntegerType,
         default=300,

@@ -58,7 +58,7 @@ class AcumaticaStream(RESTStream):
         super().__init__(tap=tap, name=name, schema=schema)
         self.primary_keys = primary_keys or []
         self.replication_key = replication_key
-        self._last_progress = 0.0
+        self._last_progress = self._started = 0.0
         self._emitted = 0
 
     # Plumbing shared with the tap -------------------------------------------------------
@@ -122,15 +122,17 @@ class AcumaticaStream(RESTStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[Record]:
         self._emitted = 0
-        started = time.monotonic()
+        self._started = self._last_progress = time.monotonic()
+        requests_before = self.client.requests_sent
         if self.replication_key:
             yield from self._read_incremental(context)
         else:
             yield from self._read_full_table()
+        elapsed = max(time.monotonic() - self._started, 1e-9)
         self.logger.info(
-            "%s: %d records in %.1fs (%d requests so far in this run).",
-            self.describe(), self._emitted, time.monotonic() - started,
-            self.client.requests_sent,
+            "%s: done, %d records in %.1fs (%.0f records/s, %d requests).",
+            self.describe(), self._emitted, elapsed, self._emitted / elapsed,
+            self.client.requests_sent - requests_before,
         )
 
     def snapshot_end(self) -> dt.datetime:
@@ -310,13 +312,21 @@ class AcumaticaStream(RESTStream):
             skip += size - 1
 
     def _emit(self, records: t.Iterable[Record]) -> t.Iterator[Record]:
+        full_table = not self.replication_key
         for record in records:
             self._emitted += 1
             yield record
+            if full_table and not self._emitted % 1000:
+                self._log_progress()
 
-    def _log_progress(self, window: Window) -> None:
+    def _log_progress(self, window: Window | None = None) -> None:
+        """At most every ``progress_interval_seconds``: records so far, rate, window."""
         now = time.monotonic()
-        if now - self._last_progress >= 30:
-            self._last_progress = now
-            self.logger.info("%s: %d records so far; bookmark at %s.", self.describe(),
-                             self._emitted, window.end.isoformat())
+        interval = self.config.get("progress_interval_seconds")
+        if now - self._last_progress < (30 if interval is None else float(interval)):
+            return
+        self._last_progress = now
+        rate = self._emitted / max(now - self._started, 1e-9)
+        where = f"; window {window}, bookmark now {window.end.isoformat()}" if window else ""
+        self.logger.info("%s: %d records so far (%.0f records/s)%s.", self.describe(),
+                         self._emitted, rate, where)
