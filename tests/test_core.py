@@ -33,3 +33,24 @@ TestTapAcumatica = get_tap_test_class(
     config={**BASE, "entities": ["Customer", "SalesOrder", "StockItem", "ShipVia"]},
     suite_config=SuiteConfig(max_records_limit=None),
 )
+
+
+def _catalog_with_details() -> dict:
+    """SalesOrder with its Details lines (and linked entities) selected."""
+    tap = TapAcumatica(config={**BASE, "entities": ["SalesOrder"]}, parse_env_config=False)
+    catalog = tap.catalog_dict
+    tap.close()
+    for entry in catalog["streams"]:
+        for md in entry["metadata"]:
+            if md["breadcrumb"] in ([], ["properties", "Details"],
+                                    ["properties", "BillToAddress"]):
+                md["metadata"]["selected"] = True
+    return catalog
+
+
+TestTapAcumaticaWithDetails = get_tap_test_class(
+    TapAcumatica,
+    config={**BASE, "entities": ["SalesOrder"]},
+    suite_config=SuiteConfig(max_records_limit=None),
+    catalog=_catalog_with_details(),
+)
