@@ -459,12 +459,7 @@ class InquiryStream(AcumaticaStream):
                 params["$select"] = ",".join(chosen)
         if order:
             params["$orderby"] = ",".join(order)
-        if filter_expr:
-            params["$filter"] = filter_expr
-        if top is not None:
-            params["$top"] = top
-        if skip:
-            params["$skip"] = skip
+        params.update(self.paging_params(filter_expr, top, skip))
         return params
 
     # Requests -------------------------------------------------------------------------------------

@@ -136,13 +136,7 @@ class EntityStream(AcumaticaStream):
 
     def fetch(self, *, filter_expr: str | None, top: int | None, skip: int,
               census: bool = False) -> list[Record]:
-        base: dict[str, t.Any] = {}
-        if filter_expr:
-            base["$filter"] = filter_expr
-        if top is not None:
-            base["$top"] = top
-        if skip:
-            base["$skip"] = skip
+        base = self.paging_params(filter_expr, top, skip)
         what = f"{self.name} list" + (f" ({filter_expr})" if filter_expr else "") + \
             (f" $skip={skip}" if skip else "")
         if census:

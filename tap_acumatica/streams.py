@@ -90,6 +90,18 @@ class AcumaticaStream(RESTStream):
         """One request: records (transformed), or for ``census`` rows holding the stamp."""
         raise NotImplementedError
 
+    @staticmethod
+    def paging_params(filter_expr: str | None, top: int | None, skip: int) -> dict[str, t.Any]:
+        """``$filter``/``$top``/``$skip`` of one request (only those that apply)."""
+        params: dict[str, t.Any] = {}
+        if filter_expr:
+            params["$filter"] = filter_expr
+        if top is not None:
+            params["$top"] = top
+        if skip:
+            params["$skip"] = skip
+        return params
+
     def record_identity(self, record: Record) -> t.Any:
         """What tells two rows apart (``id`` for REST entities)."""
         return record.get("id")

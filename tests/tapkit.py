@@ -147,6 +147,29 @@ def run_until(config: dict[str, t.Any], *, catalog: dict, state: dict | None,
     return run
 
 
+class Running:
+    """A tap subprocess writing to a file; ``wait_for_records()`` blocks until it emits."""
+
+    def __init__(self, config: dict[str, t.Any], catalog: dict, workdir: Path) -> None:
+        self.out = workdir / "out.jsonl"
+        self._sink = self.out.open("w")
+        self.proc = subprocess.Popen(tap_command(config, workdir, catalog=catalog),
+                                     stdout=self._sink, stderr=subprocess.PIPE, text=True,
+                                     env=tap_env())
+
+    def wait_for_records(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while '"RECORD"' not in self.out.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def finish(self, timeout: float = 120) -> TapRun:
+        _, stderr = self.proc.communicate(timeout=timeout)
+        self._sink.close()
+        run = TapRun(self.proc.returncode, self.out.read_text(), stderr or "")
+        parse_messages(run.stdout, run)
+        return run
+
+
 # --- ground truth, unwrapped independently of the tap's code ------------------------------
 
 _DT = re.compile(r"^(.{19})(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")

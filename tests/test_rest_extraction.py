@@ -5,7 +5,6 @@ from __future__ import annotations
 import decimal
 import json
 import signal
-import subprocess
 import tempfile
 import time
 import urllib.request
@@ -247,17 +246,10 @@ def test_session_expiry_mid_stream_relogs_in_once_and_continues() -> None:
         catalog = tapkit.select(tapkit.discover(config), ["Customer"])
         sim.control.faults(latency_ms=20, only_kinds=["list"])
         with tempfile.TemporaryDirectory() as tmp:
-            command = tapkit.tap_command(config, Path(tmp), catalog=catalog)
-            out = Path(tmp) / "out"
-            with out.open("w") as sink, subprocess.Popen(command, stdout=sink,
-                                                         stderr=subprocess.PIPE) as proc:
-                deadline = time.monotonic() + 60
-                while '"RECORD"' not in out.read_text() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                sim.control.faults(latency_ms=20, only_kinds=["list"], expire_sessions=True)
-                proc.wait(120)
-            run = tapkit.TapRun(proc.returncode, out.read_text(), "")
-            tapkit.parse_messages(run.stdout, run)
+            running = tapkit.Running(config, catalog, Path(tmp))
+            running.wait_for_records()
+            sim.control.faults(latency_ms=20, only_kinds=["list"], expire_sessions=True)
+            run = running.finish()
         assert run.returncode == 0
         assert len(emitted_by_id(run.records["Customer"])) == 3000
         counters = sim.control.counters()
@@ -283,16 +275,11 @@ def test_logout_after_sigterm() -> None:
         catalog = tapkit.select(tapkit.discover(config), ["Customer"])
         sim.control.faults(latency_ms=50, only_kinds=["list"])
         with tempfile.TemporaryDirectory() as tmp:
-            command = tapkit.tap_command(config, Path(tmp), catalog=catalog)
-            out = Path(tmp) / "out"
-            with out.open("w") as sink, subprocess.Popen(command, stdout=sink,
-                                                         stderr=subprocess.PIPE) as proc:
-                deadline = time.monotonic() + 60
-                while '"RECORD"' not in out.read_text() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(60)
-        assert proc.returncode == 128 + signal.SIGTERM
+            running = tapkit.Running(config, catalog, Path(tmp))
+            running.wait_for_records()
+            running.proc.send_signal(signal.SIGTERM)
+            run = running.finish(60)
+        assert run.returncode == 128 + signal.SIGTERM
         assert_sessions_closed(sim)
 
 
