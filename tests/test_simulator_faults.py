@@ -233,3 +233,36 @@ def test_a_million_rows_stay_small_and_fast():
         assert time.monotonic() - start < 20
         peak_mb = big.rss_peak_kb() / 1024
         assert peak_mb < 400, peak_mb
+
+
+def test_bad_body_truncated_and_text(sim, api):
+    whole = api.get(sim.url + CUSTOMERS, params={"$top": 5})
+    assert whole.status_code == 200
+    sim.control.faults(rate_bad_body=1.0)  # default style: truncated
+    cut = api.get(sim.url + CUSTOMERS, params={"$top": 5})
+    assert cut.status_code == 200
+    assert cut.headers["Content-Type"].startswith("application/json")
+    assert 0 < len(cut.content) < len(whole.content)
+    assert whole.content.startswith(cut.content)
+    with pytest.raises(ValueError):
+        cut.json()
+    sim.control.faults(rate_bad_body=1.0, bad_body="text")
+    text = api.get(sim.url + CUSTOMERS)
+    assert text.status_code == 200
+    assert text.headers["Content-Type"] == "text/plain"
+    assert text.text == "Service is starting, please wait."
+    assert sim.control.counters()["faults_injected"]["bad_body"] == 2
+
+
+def test_issued_secrets_lists_every_cookie_value_and_token(sim, api):
+    cookie = api.cookies[".ASPXAUTH"]
+    session_id = api.cookies["ASP.NET_SessionId"]
+    client = sim.oauth_client
+    token = requests.post(sim.url + "identity/connect/token", timeout=10, data={
+        "grant_type": "password", "username": "admin", "password": sim.credentials["password"],
+        "scope": "api offline_access", **client}).json()
+    issued = sim.control.issued_secrets()
+    for value in (cookie, session_id, token["access_token"], token["refresh_token"]):
+        assert value in issued
+    sim.control.faults(expire_sessions=True)  # dead sessions are still listed
+    assert cookie in sim.control.issued_secrets()

@@ -54,6 +54,9 @@ class AuthState:
         self.tokens: dict[str, Token] = {}
         self.refresh_tokens: dict[str, Grant] = {}
         self.codes: dict[str, Grant] = {}
+        #: Every secret value ever handed out (cookie values, tokens, codes), kept after
+        #: the session or token dies, so tests can assert none of them reaches a log.
+        self.issued: list[str] = []
 
     # ---- cookie sessions ----------------------------------------------------------------
 
@@ -71,6 +74,7 @@ class AuthState:
         session = Session(secrets.token_hex(32).upper(), secrets.token_urlsafe(18)[:24].lower(),
                           user, tenant, branch, locale)
         self.sessions[session.token] = session
+        self.issued += [session.token, session.session_id]
         return session
 
     def session(self, cookie_value: str | None) -> Session | None:
@@ -94,12 +98,14 @@ class AuthState:
         token = Token(secrets.token_hex(32), client_id, user, tenant, scope,
                       time.monotonic() + self.token_lifetime)
         self.tokens[token.access_token] = token
+        self.issued.append(token.access_token)
         body = {"access_token": token.access_token, "expires_in": int(self.token_lifetime),
                 "token_type": "Bearer", "scope": scope}
         if "offline_access" in scope.split():
             refresh = secrets.token_hex(32)
             self.refresh_tokens[refresh] = Grant(client_id, user, scope)
             body["refresh_token"] = refresh
+            self.issued.append(refresh)
         return body
 
     def bearer(self, access_token: str) -> Token | None:
@@ -108,5 +114,6 @@ class AuthState:
 
     def new_code(self, grant: Grant) -> str:
         code = secrets.token_hex(24)
+        self.issued.append(code)
         self.codes[code] = grant
         return code

@@ -36,6 +36,9 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
         kind = req.query.get("kind")
         return json_response(200, [r for r in list(sim.request_log)
                                    if kind is None or r["kind"] == kind])
+    if name == "issued-secrets":
+        with sim.lock:
+            return json_response(200, list(sim.auth.issued))
     if name == "clock":
         now = now_utc()
         return json_response(200, {"now": now.isoformat(timespec="milliseconds"),

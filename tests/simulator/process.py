@@ -47,6 +47,10 @@ class ControlClient:
         """The latest requests the simulator served (oldest first), optionally of one kind."""
         return self._call("GET", "requests" + (f"?kind={quote(kind)}" if kind else ""))
 
+    def issued_secrets(self) -> list[str]:
+        """Every cookie value, access/refresh token and authorization code handed out."""
+        return self._call("GET", "issued-secrets")
+
     def clock(self) -> dict:
         return self._call("GET", "clock")
 

@@ -112,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
         if data:
             sim.counters.enter()
         try:
-            response = self._faulted(sim, kind) or route(sim, req, kind)
+            response = self._faulted(sim, req, kind) or route(sim, req, kind)
         except Exception as exc:  # a simulator bug must still answer (and be visible)
             response = http_error(500, "An error has occurred.", f"Simulator error: {exc!r}",
                                   "System.Exception")
@@ -123,7 +123,7 @@ class Handler(BaseHTTPRequestHandler):
         if response.after is not None:
             response.after()
 
-    def _faulted(self, sim: Simulator, kind: str) -> Response | None:
+    def _faulted(self, sim: Simulator, req: Request, kind: str) -> Response | None:
         faults = sim.faults
         config = faults.config
         if not config or not faults.applies(kind):
@@ -146,6 +146,8 @@ class Handler(BaseHTTPRequestHandler):
             if config.get("retry_after") is not None:
                 resp.headers.append(("Retry-After", str(config["retry_after"])))
             return resp
+        if fault == "bad_body":
+            return _bad_body(sim, req, kind, str(config.get("bad_body") or "truncated"))
         if fault == "409":
             return http_error(409, LONG_OPERATION, LONG_OPERATION,
                               "PX.Data.PXLongOperationException")
@@ -181,6 +183,17 @@ class Handler(BaseHTTPRequestHandler):
         head = b"".join(self._headers_buffer)
         self._headers_buffer = []
         self.wfile.write(head + body if self.command != "HEAD" else head)
+
+
+def _bad_body(sim: Simulator, req: Request, kind: str, style: str) -> Response:
+    """A 200 that is not the JSON a client expects: the real answer cut in half
+    (``truncated``: a proxy or a worker recycled mid-write, Content-Length matching the cut)
+    or a plain-text page (``text``)."""
+    if style == "text":
+        return Response(200, b"Service is starting, please wait.", content_type="text/plain")
+    real = route(sim, req, kind)
+    return Response(200, real.body[: max(1, len(real.body) // 2)],
+                    content_type=real.content_type, headers=list(real.headers))
 
 
 def classify(method: str, sub: str) -> str:

@@ -102,7 +102,8 @@ class Faults:
 
     KEYS = frozenset({"rate_429", "retry_after", "rate_5xx", "status_5xx", "rate_409",
                       "latency_ms", "drop_rate", "expire_sessions", "optimization_failure",
-                      "live_mutation", "fault_seed", "only_kinds", "odata_forbidden"})
+                      "live_mutation", "fault_seed", "only_kinds", "odata_forbidden",
+                      "rate_bad_body", "bad_body"})
 
     def __init__(self, config: dict | None = None) -> None:
         config = dict(config or {})
@@ -118,11 +119,11 @@ class Faults:
         return kind in only if only else kind in DATA_KINDS
 
     def draw(self, kind: str) -> str | None:
-        """Which fault (if any) hits this request: drop, 429, 5xx or 409."""
+        """Which fault (if any) hits this request: drop, 429, 5xx, 409 or bad_body."""
         if not self.applies(kind):
             return None
         for name, key in (("drop", "drop_rate"), ("429", "rate_429"), ("5xx", "rate_5xx"),
-                          ("409", "rate_409")):
+                          ("409", "rate_409"), ("bad_body", "rate_bad_body")):
             rate = float(self.config.get(key) or 0)
             if rate and self.rng.random() < rate:
                 return name
