@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlencode
 
-from tap_acumatica.contract import compile_schema, custom_source
+from tap_acumatica.contract import compile_schema, custom_source, selected_schema
 from tap_acumatica.errors import (
     AcumaticaAPIError,
     AcumaticaResponseError,
@@ -53,11 +53,28 @@ class EntityStream(AcumaticaStream):
                  deselected_by_default: t.Collection[str] = ()) -> None:
         super().__init__(tap, name, schema, replication_key=replication_key,
                          primary_keys=["id"])
-        self._transform = compile_schema(schema)
+        self._compiled: t.Callable[[dict[str, t.Any]], dict[str, t.Any]] | None = None
         self._query_cache: dict[bool, Options] = {}
         self._off_by_default = set(deselected_by_default)
         #: Top-level fields the server refused to list; read per record from then on.
         self._per_record: set[str] = set()
+
+    @property
+    def _transform(self) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
+        """The record transform, compiled on first use for the *selected* properties only
+        (the catalog is applied after the stream is built), so records leave ``fetch``
+        without deselected fields and the SDK's per-record pruning is not needed."""
+        if self._compiled is None:
+            mask = self.mask
+            self._compiled = compile_schema(selected_schema(self.schema, mask.__getitem__))
+            self.records_pruned = True
+        return self._compiled
+
+    def apply_catalog(self, catalog: singer.Catalog) -> None:
+        super().apply_catalog(catalog)
+        self._compiled = None  # the selection may have changed: compile again
+        self.records_pruned = False
+        self._query_cache.clear()
 
     @property
     def path(self) -> str:  # type: ignore[override]

@@ -18,16 +18,20 @@ from __future__ import annotations
 import datetime as dt
 import time
 import typing as t
+from array import array
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import pairwise
 
+from singer_sdk import singerlib as singer
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
-from tap_acumatica.contract import UTC, format_utc, parse_datetime
+from tap_acumatica.contract import UNIX_EPOCH, UTC, format_utc, parse_datetime, stamp_ms
 from tap_acumatica.errors import AcumaticaAPIError
 from tap_acumatica.filters import window_filter
-from tap_acumatica.windows import EPOCH, Window, plan_windows, truncate_ms
+from tap_acumatica.windows import EPOCH, RESOLUTION, Window, plan_windows, truncate_ms
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -37,8 +41,75 @@ if t.TYPE_CHECKING:
 
 Record = dict[str, t.Any]
 MAX_QUERY_LENGTH = 1800  # IIS refuses query strings over 2048 bytes by default
-CENSUS_PAGE_FACTOR = 10  # a stamp census page holds this many pages' worth of stamps
+CENSUS_PAGE_FACTOR = 10  # a census request holds up to this many pages' worth of stamps
 MAX_RESTARTS = 3
+
+
+class StampCensus:
+    """Sorted stamps as epoch milliseconds in one ``array('q')``: 8 bytes a row (a list of
+    datetimes costs ~60), so a census of a million rows stays under 10 MB."""
+
+    def __init__(self) -> None:
+        self.ms = array("q")
+
+    def extend(self, sorted_ms: t.Iterable[int]) -> None:
+        self.ms.extend(sorted_ms)
+
+    def __len__(self) -> int:
+        return len(self.ms)
+
+    def as_datetimes(self) -> _DatetimeView:
+        return _DatetimeView(self.ms)
+
+
+class _DatetimeView(t.Sequence[dt.datetime]):
+    """A read-only sequence of datetimes over epoch milliseconds (for ``bisect``)."""
+
+    def __init__(self, ms: array[int]) -> None:
+        self._ms = ms
+
+    def __len__(self) -> int:
+        return len(self._ms)
+
+    @t.overload
+    def __getitem__(self, index: int) -> dt.datetime: ...
+
+    @t.overload
+    def __getitem__(self, index: slice) -> list[dt.datetime]: ...
+
+    def __getitem__(self, index: int | slice) -> dt.datetime | list[dt.datetime]:
+        if isinstance(index, slice):
+            return [_from_ms(v) for v in self._ms[index]]
+        return _from_ms(self._ms[index])
+
+
+def _from_ms(value: int) -> dt.datetime:
+    return UNIX_EPOCH + dt.timedelta(milliseconds=value)
+
+
+def split_at_quantiles(window: Window, sorted_ms: list[int], parts: int = 16) -> list[Window]:
+    """Cut an overflowing ``window`` at the quantiles of the stamps it returned.
+
+    The rows a request returns (the first ones in the server's row order) are a sample
+    of the window's rows, so its quantiles cut the window into parts of similar size far
+    better than halving time does (a first window reaching back to 1900 would otherwise
+    be halved a dozen times before reaching the data). Cuts are on stamp values, so rows
+    sharing a stamp stay in one part; every part is non-empty in time and the parts
+    cover ``window`` exactly.
+    """
+    start_ms = (window.start - UNIX_EPOCH) // RESOLUTION
+    end_ms = (window.end - UNIX_EPOCH) // RESOLUTION
+    cuts = sorted({sorted_ms[len(sorted_ms) * i // parts] for i in range(1, parts)}
+                  if sorted_ms else set())
+    cuts = [c for c in cuts if start_ms < c < end_ms]
+    if not cuts:
+        # Every sampled row shares one stamp (or the sample says nothing): isolate it.
+        stamp = sorted_ms[len(sorted_ms) // 2] if sorted_ms else (start_ms + end_ms) // 2
+        cuts = [c for c in (stamp - 1, stamp) if start_ms < c < end_ms]
+        if not cuts:
+            return list(window.split())
+    bounds = [window.start, *(_from_ms(c) for c in cuts), window.end]
+    return [Window(a, b) for a, b in pairwise(bounds)]
 
 
 class AcumaticaStream(RESTStream):
@@ -50,6 +121,9 @@ class AcumaticaStream(RESTStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: $filter literal dialect for stamp windows.
     filter_dialect = "rest"
+    #: True once records come out of :meth:`fetch` holding selected properties only (the
+    #: transform was compiled from the selection): the SDK's per-record pruning is skipped.
+    records_pruned = False
 
     def __init__(self, tap: TapAcumatica, name: str, schema: dict[str, t.Any],
                  replication_key: str | None = None,
@@ -108,6 +182,31 @@ class AcumaticaStream(RESTStream):
 
     def describe(self) -> str:
         return self.name
+
+    # Record messages ----------------------------------------------------------------------
+
+    def _generate_record_messages(
+        self, record: Record
+    ) -> t.Generator[singer.RecordMessage, None, None]:
+        """The SDK's record path minus the two per-record passes that are no-ops here.
+
+        With ``records_pruned`` the record holds no deselected property (what
+        ``pop_deselected_record_properties`` would remove), and with type conformance
+        ``NONE`` ``conform_record_data_types`` returns the record unchanged. Stream maps
+        (filters, aliases, added or removed properties) are applied exactly as the SDK does.
+        """
+        if not self.records_pruned or self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
     # State: the bookmark advances per complete window ---------------------------------
 
@@ -190,53 +289,100 @@ class AcumaticaStream(RESTStream):
             yield from self._emit(probe)
             self._advance_bookmark(context, end)
             return
-        windows = plan_windows(start, end, self._census(whole), max(1, page * 9 // 10))
+        key = str(self.replication_key)
+        sample = sorted(stamp_ms(value) for r in probe if isinstance(value := r.get(key), str))
+        del probe
+        windows = plan_windows(start, end, self._census(whole, sample).as_datetimes(),
+                               max(1, page * 9 // 10))
         self.logger.info("%s: more than %d changed records; reading %d windows.",
                          self.describe(), page, len(windows))
         yield from self._read_windows(context, deque(windows))
 
-    def _census(self, window: Window) -> list[dt.datetime]:
-        """Sorted stamps of the rows in ``window``: a cheap, possibly stale plan."""
+    def _census(self, window: Window, sample: list[int] | None = None) -> StampCensus:
+        """Sorted stamps of the rows in ``window``: a cheap, possibly stale plan.
+
+        Read by time, not by ``$skip``: a census request asks one window for at most
+        ``page_size * CENSUS_PAGE_FACTOR`` rows (their stamps only). A window that
+        overflows is cut at the 16-quantiles of the stamps it did return (a sample of its
+        rows) and the parts are asked again. No ``$skip`` means no server cost growing with
+        the offset; parts are read in time order, so stamps arrive sorted and are kept as
+        epoch milliseconds in one ``array('q')`` (8 bytes a row). Census requests overlap
+        up to ``max_concurrent_requests`` like window reads. ``sample`` (sorted stamps of
+        some of the window's rows, e.g. the probe's) gives the first cuts.
+        """
         assert self.replication_key
         key = self.replication_key
-        flt = window_filter(key, window.start, window.end, self.filter_dialect)
         size = self.page_size * CENSUS_PAGE_FACTOR
-        stamps: list[dt.datetime] = []
-        for rows in self._pages(lambda skip: self.fetch(filter_expr=flt, top=size, skip=skip,
-                                                        census=True), size, overlap=0):
-            stamps.extend(parse_datetime(r[key]).astimezone(UTC) for r in rows if r.get(key))
-        stamps.sort()
+        stamps = StampCensus()
+
+        def census_of(part: Window) -> list[int]:
+            flt = window_filter(key, part.start, part.end, self.filter_dialect)
+            rows = self.fetch(filter_expr=flt, top=size + 1, skip=0, census=True)
+            found = [stamp_ms(value) for r in rows if (value := r.get(key))]
+            found.sort()
+            return found
+
+        first = split_at_quantiles(window, sample) if sample else [window]
+        for part, found in self._ordered_windows(deque(first), census_of, size,
+                                                 split=split_at_quantiles):
+            if len(found) > size:
+                self.logger.info("%s: more than %d rows share the stamp of %s.",
+                                 self.describe(), size, part)
+            stamps.extend(found)
         return stamps
+
+    def _ordered_windows(
+        self, queue: deque[Window], read: t.Callable[[Window], list[t.Any]], limit: int,
+        split: t.Callable[[Window, list[t.Any]], list[Window]] | None = None,
+    ) -> t.Iterator[tuple[Window, list[t.Any]]]:
+        """Read windows concurrently, yielding ``(window, rows)`` in time order.
+
+        A window that returns more than ``limit`` rows is split (in two halves, or by
+        ``split(window, rows)``) and the parts are read instead; when it cannot be split
+        its rows are yielded as they are, for the caller to deal with. More
+        requests than there are connections are queued, so the next responses are on their
+        way and decoded while the caller emits the current one; the client's semaphore
+        still keeps at most ``max_concurrent_requests`` requests in flight.
+        """
+        # One request queued and one thread more than connections: while
+        # ``max_concurrent_requests`` responses are awaited, another thread decodes and
+        # transforms the previous one. (Not more: requests sent while a window is being
+        # paged give rows more chances to move under the pages.) The client's semaphore,
+        # held only while a request is on the wire, caps requests in flight.
+        depth = self.client.concurrency + 1
+        pending: deque[tuple[Window, Future[list[t.Any]]]] = deque()
+        with ThreadPoolExecutor(max_workers=depth,
+                                thread_name_prefix=f"{self.name}-window") as pool:
+            try:
+                while queue or pending:
+                    while queue and len(pending) < depth:
+                        window = queue.popleft()
+                        pending.append((window, pool.submit(read, window)))
+                    window, future = pending.popleft()
+                    rows = future.result()
+                    if len(rows) > limit and window.splittable:
+                        parts = split(window, rows) if split else list(window.split())
+                        del rows
+                        for part in reversed(parts):
+                            pending.appendleft((part, pool.submit(read, part)))
+                        continue
+                    yield window, rows
+            finally:
+                for _, future in pending:
+                    future.cancel()
 
     def _read_windows(self, context: Context | None,
                       queue: deque[Window]) -> t.Iterator[Record]:
         page = self.page_size
-        workers = self.client.concurrency
-        pending: deque[tuple[Window, Future[list[Record]]]] = deque()
-        with ThreadPoolExecutor(max_workers=workers,
-                                thread_name_prefix=f"{self.name}-window") as pool:
-            def submit(window: Window) -> tuple[Window, Future[list[Record]]]:
-                return window, pool.submit(self._fetch_window, window, page + 1)
-
-            try:
-                while queue or pending:
-                    while queue and len(pending) < workers:
-                        pending.append(submit(queue.popleft()))
-                    window, future = pending.popleft()
-                    records = future.result()
-                    if len(records) > page:
-                        if window.splittable:
-                            first, second = window.split()
-                            pending.appendleft(submit(second))
-                            pending.appendleft(submit(first))
-                            continue
-                        records = list(self._page_window(window))
-                    yield from self._emit(records)
-                    self._advance_bookmark(context, window.end)
-                    self._log_progress(window)
-            finally:
-                for _, future in pending:
-                    future.cancel()
+        for window, rows in self._ordered_windows(
+            queue, lambda window: self._fetch_window(window, page + 1), page
+        ):
+            records = rows if len(rows) <= page else list(self._page_window(window))
+            del rows
+            yield from self._emit(records)
+            del records
+            self._advance_bookmark(context, window.end)
+            self._log_progress(window)
 
     def _page_window(self, window: Window) -> t.Iterator[Record]:
         """Page a window too full to split (one stamp shared by more rows than a page)."""
@@ -258,13 +404,15 @@ class AcumaticaStream(RESTStream):
         """Pages at offsets 0, size-overlap, …; prefetched concurrently; stop at a short page."""
         step = size - overlap
         workers = self.client.concurrency
-        with ThreadPoolExecutor(max_workers=workers,
+        with ThreadPoolExecutor(max_workers=workers + 1,
                                 thread_name_prefix=f"{self.name}-page") as pool:
             pending: deque[Future[list[Record]]] = deque()
             next_skip = 0
             try:
                 while True:
-                    while len(pending) < workers:
+                    # One more than the connections: the next page is on its way while
+                    # this one is emitted (the client's semaphore caps requests in flight).
+                    while len(pending) <= workers:
                         pending.append(pool.submit(fetch_at, next_skip))
                         next_skip += step
                     rows = pending.popleft().result()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import typing as t
 from dataclasses import dataclass
 
 UTC = dt.timezone.utc
@@ -45,7 +46,7 @@ class Window:
         return Window(self.start, middle), Window(middle, self.end)
 
 
-def plan_windows(start: dt.datetime, end: dt.datetime, stamps: list[dt.datetime],
+def plan_windows(start: dt.datetime, end: dt.datetime, stamps: t.Sequence[dt.datetime],
                  target: int) -> list[Window]:
     """Cut ``(start, end]`` into windows of at most ``target`` rows by a stamp census.
 

@@ -1,0 +1,1 @@
+"""Benchmarks of tap-acumatica against the simulator (run: ``python -m benchmarks.run``)."""
