@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import random
 import threading
+import time
 import typing as t
 
 import requests
@@ -38,6 +40,19 @@ LOGIN_LIMIT_HELP = (
 )
 
 
+def login_limit_message(server_detail: str, waited: float | None) -> str:
+    """The one line a user sees when no API seat is free (after waiting, if configured)."""
+    if waited is None:
+        return f"{LOGIN_LIMIT_HELP} Server said: {server_detail}"
+    return (
+        f"Acumatica refused the login: the licence's API seats (API Login Limit) are in use "
+        f"and none came free within login_limit_wait_seconds ({waited:g}s). Sessions other "
+        "clients left open expire after about 10 minutes of idleness; check the Users "
+        "(SM201010) and User Types screens for concurrent-login limits. Server said: "
+        f"{server_detail}"
+    )
+
+
 class AcumaticaAuth(requests.auth.AuthBase):
     """Base authenticator; ``generation`` counts sign-ins so 401s re-authenticate once."""
 
@@ -48,6 +63,7 @@ class AcumaticaAuth(requests.auth.AuthBase):
         self.generation = 0
         self._lock = threading.RLock()
         self._opened = False
+        self._closed = False
 
     def secrets(self) -> list[str]:
         """Values that must never be logged (tokens, cookie values)."""
@@ -56,6 +72,7 @@ class AcumaticaAuth(requests.auth.AuthBase):
     def open(self, client: AcumaticaClient) -> None:
         """Sign in if not yet signed in (thread-safe, idempotent)."""
         with self._lock:
+            self._refuse_if_closed()
             if not self._opened:
                 self._sign_in(client)
                 self._opened = True
@@ -66,14 +83,20 @@ class AcumaticaAuth(requests.auth.AuthBase):
         with self._lock:
             if self.generation != seen_generation:
                 return
+            self._refuse_if_closed()
             LOGGER.info("Session or token expired; signing in again.")
             self._sign_in(client, again=True)
             self._opened = True
             self.generation += 1
 
     def close(self, client: AcumaticaClient) -> None:
-        """End the server session (if any). Never raises: it runs while unwinding."""
+        """End the server session (if any). Never raises: it runs while unwinding.
+
+        After this no thread signs in again: a request still in flight when a signal
+        ends the run would otherwise meet a 401 and open a session nobody closes.
+        """
         with self._lock:
+            self._closed = True
             if self._opened:
                 self._opened = False
                 try:
@@ -83,6 +106,10 @@ class AcumaticaAuth(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return request
+
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise AcumaticaAuthError("The run is stopping (signed out); not signing in again.")
 
     # Scheme-specific parts -------------------------------------------------------------
 
@@ -109,6 +136,7 @@ class LoginSession(AcumaticaAuth):
         self.company = config.get("company")
         self.branch = config.get("branch")
         self.locale = config.get("locale")
+        self.login_limit_wait = float(config.get("login_limit_wait_seconds") or 0)
         self._session_ref: requests.Session | None = None
 
     def secrets(self) -> list[str]:
@@ -131,14 +159,32 @@ class LoginSession(AcumaticaAuth):
         if again:
             # The old session is gone server-side; drop its cookies so they are not resent.
             client.session.cookies.clear()
-        response = client.send_raw(
-            "POST", client.url("entity/auth/login"), json=self.login_body(), what="login"
-        )
-        if response.status_code in (200, 204):
-            return
-        detail = body_detail(response)
-        if LOGIN_LIMIT_MARK in detail.lower():
-            raise LoginLimitError(LOGIN_LIMIT_HELP)
+        deadline: float | None = None
+        poll = 1.0
+        while True:
+            response = client.send_raw(
+                "POST", client.url("entity/auth/login"), json=self.login_body(), what="login"
+            )
+            if response.status_code in (200, 204):
+                return
+            detail = body_detail(response)
+            if LOGIN_LIMIT_MARK not in detail.lower():
+                break
+            if self.login_limit_wait <= 0:
+                raise LoginLimitError(login_limit_message(detail, None))
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + self.login_limit_wait
+                LOGGER.warning(
+                    "No free API seat (API Login Limit); waiting up to %gs "
+                    "(login_limit_wait_seconds) for one.", self.login_limit_wait,
+                )
+            if now >= deadline:
+                raise LoginLimitError(login_limit_message(detail, self.login_limit_wait))
+            # Poll with backoff and jitter: many taps waiting for one seat must not
+            # stampede the login page in step.
+            time.sleep(min(deadline - now, poll * random.uniform(0.75, 1.0)))  # noqa: S311
+            poll = min(poll * 2, 30.0)
         client.raise_if_not_api(response, "login")
         if "invalid credentials" in detail.lower():
             raise AcumaticaAuthError(

@@ -46,6 +46,10 @@ RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 #: Acumatica answers many permanent errors with HTTP 500 and a PX exception body; these
 #: words mark the 500s that are worth another try.
 TRANSIENT_500_WORDS = ("deadlock", "timeout", "timed out", "try again", "temporarily")
+#: ...unless they name a cause no retry can fix ("Invalid credentials. Please try again."
+#: must not be retried: it would only lock the user out).
+PERMANENT_500_WORDS = ("invalid credentials", "does not exist", "is locked out",
+                       "account is locked", "password has expired", "insufficient rights")
 
 _JSON = msgspec.json.Decoder(float_hook=__import__("decimal").Decimal)
 
@@ -58,6 +62,10 @@ class RetryableResponse(Exception):
         self.response = response
         self.detail = detail
         self.retry_after = _retry_after_seconds(response)
+
+
+class _BadJSON(AcumaticaResponseError):
+    """A body that does not decode as JSON (``get_json`` retries these)."""
 
 
 class _Unauthorized(Exception):
@@ -88,11 +96,18 @@ def decode_json(content: bytes) -> t.Any:
 
 
 class RateLimiter:
-    """At most ``per_minute`` request starts in any 60-second span (sliding window)."""
+    """At most ``per_minute`` request starts in any 60-second span, evenly spaced.
+
+    Starts are at least ``60 / per_minute`` seconds apart (no burst that a licence's
+    per-minute counter would see as a spike), and a sliding 60-second window guards the
+    total. Shared by every thread of the run.
+    """
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
+        self.interval = 60.0 / per_minute
         self._starts: deque[float] = deque()
+        self._next = 0.0
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
@@ -101,11 +116,14 @@ class RateLimiter:
                 now = time.monotonic()
                 while self._starts and now - self._starts[0] >= 60:
                     self._starts.popleft()
-                if len(self._starts) < self.per_minute:
+                if len(self._starts) < self.per_minute and now >= self._next:
                     self._starts.append(now)
+                    self._next = now + self.interval
                     return
-                wait = 60 - (now - self._starts[0])
-            time.sleep(min(wait, 1.0))
+                wait = self._next - now
+                if len(self._starts) >= self.per_minute:
+                    wait = max(wait, 60 - (now - self._starts[0]))
+            time.sleep(min(max(wait, 0.001), 1.0))
 
 
 class AcumaticaClient:
@@ -118,8 +136,8 @@ class AcumaticaClient:
         self.timeout = (min(30, int(config.get("request_timeout") or 300)),
                         int(config.get("request_timeout") or 300))
         self.max_tries = int(config.get("max_retries") or 5)
-        self.backoff_factor = float(config.get("backoff_factor") or 1.0)
-        self.backoff_max = float(config.get("backoff_max_seconds") or 60.0)
+        self.backoff_factor = float(_setting(config, "backoff_factor", 1.0))
+        self.backoff_max = float(_setting(config, "backoff_max_seconds", 60.0))
         self.concurrency = max(1, int(config.get("max_concurrent_requests") or 1))
         self._slots = threading.BoundedSemaphore(self.concurrency)
         per_minute = config.get("max_requests_per_minute")
@@ -147,6 +165,9 @@ class AcumaticaClient:
         ]
         self.server_date: float | None = None
         self.requests_sent = 0
+        self._closing = False
+        self._inflight: list[int] = []  # thread idents with a request on the wire
+        self._inflight_changed = threading.Condition()
 
     # URLs and secrets --------------------------------------------------------------------
 
@@ -176,8 +197,32 @@ class AcumaticaClient:
 
     def close(self) -> None:
         """Sign out and drop connections; safe to call more than once."""
+        # close() may run in a signal handler on the main thread while that very thread
+        # holds a concurrency slot mid-request: the logout must not wait for it forever.
+        with self._inflight_changed:
+            self._closing = True
+        self._drain(timeout=10.0)
         self.auth.close(self)
         self.session.close()
+
+    def _drain(self, timeout: float) -> None:
+        """Wait (bounded) for other threads' requests in flight to come back.
+
+        A request that reaches the server after the logout would open a new server
+        session for an OAuth token (or meet a 401 for a cookie session): the logout must
+        be the run's last request. The calling thread's own request (a signal handler
+        interrupting it) is not waited for.
+        """
+        me = threading.get_ident()
+        deadline = time.monotonic() + timeout
+        with self._inflight_changed:
+            while any(ident != me for ident in self._inflight):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    LOGGER.warning("%d request(s) still in flight; logging out anyway.",
+                                   len(self._inflight))
+                    return
+                self._inflight_changed.wait(min(left, 0.5))
 
     def request(
         self,
@@ -222,19 +267,38 @@ class AcumaticaClient:
 
     def get_json(self, url: str, *, params: t.Mapping[str, t.Any] | None = None,
                  what: str) -> t.Any:
-        response = self.request("GET", url, params=params, what=what)
-        return self.parse_json(response, what)
+        """GET and decode; a body that is not JSON (cut short by a proxy or a recycled
+        worker) is fetched again, with backoff, up to ``max_retries`` attempts."""
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self.request("GET", url, params=params, what=what)
+            try:
+                return self.parse_json(response, what, attempts=attempt)
+            except _BadJSON as exc:
+                if attempt >= self.max_tries:
+                    raise AcumaticaResponseError(str(exc)) from None
+                wait = min(self.backoff_max, self.backoff_factor * (2 ** (attempt - 1)))
+                wait = wait / 2 + random.uniform(0, wait / 2)  # noqa: S311 - jitter
+                LOGGER.warning("%s; retry %d of %d in %.1fs.", exc, attempt,
+                               self.max_tries - 1, wait)
+                time.sleep(wait)
 
-    def parse_json(self, response: requests.Response, what: str) -> t.Any:
+    def parse_json(self, response: requests.Response, what: str, attempts: int = 1) -> t.Any:
         ensure_json_api(response, what, self.base_url)
         try:
             return decode_json(response.content)
-        except msgspec.DecodeError:
-            raise AcumaticaResponseError(
-                f"{what}: the server answered HTTP {response.status_code} with a body that "
-                f"is not valid JSON ({len(response.content)} bytes; starts "
-                f"{response.content[:60]!r})."
-            ) from None
+        except msgspec.DecodeError as exc:
+            kind = ("truncated JSON" if "truncated" in str(exc).lower()
+                    else "a body that is not valid JSON")
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            raise _BadJSON(self.redact(
+                f"{what}: the server answered HTTP {response.status_code} with {kind}"
+                f"{tries} ({len(response.content)} bytes, "
+                f"Content-Type {response.headers.get('Content-Type') or 'none'}; starts "
+                f"{response.content[:60]!r}). A proxy or load balancer in front of "
+                "Acumatica may be cutting or replacing responses."
+            )) from None
 
     def raise_if_not_api(self, response: requests.Response, what: str) -> None:
         """Explain HTML pages and 404s: the URL does not point at Acumatica's API."""
@@ -306,12 +370,26 @@ class AcumaticaClient:
                    **kwargs: t.Any) -> requests.Response:
         if self._limiter is not None:
             self._limiter.acquire()
-        with self._slots:
+        acquired = self._slots.acquire(timeout=5 if self._closing else None)
+        me = threading.get_ident()
+        with self._inflight_changed:
+            if self._closing and authenticate:
+                if acquired:
+                    self._slots.release()
+                raise AcumaticaError(f"{what}: not sent, the run is stopping (signed out).")
+            self._inflight.append(me)
+        try:
             response = self.session.request(
                 method, url, timeout=self.timeout,
                 auth=self.auth if authenticate else None, allow_redirects=False, **kwargs
             )
             self.requests_sent += 1
+        finally:
+            with self._inflight_changed:
+                self._inflight.remove(me)
+                self._inflight_changed.notify_all()
+            if acquired:
+                self._slots.release()
         date = response.headers.get("Date")
         if date:
             with contextlib.suppress(TypeError, ValueError):
@@ -326,8 +404,9 @@ class AcumaticaClient:
                 return response  # the login code explains seats; retrying will not free one
             if OPTIMIZATION_MARK in lowered:
                 raise OptimizationError(f"{what}: {detail}", optimization_fields(detail))
-            if status == 500 and _is_application_error(response) and not any(
-                word in lowered for word in TRANSIENT_500_WORDS
+            if status == 500 and _is_application_error(response) and (
+                any(word in lowered for word in PERMANENT_500_WORDS)
+                or not any(word in lowered for word in TRANSIENT_500_WORDS)
             ):
                 return response
             raise RetryableResponse(response, detail)
@@ -338,6 +417,11 @@ class AcumaticaClient:
                 "https)."
             )
         return response
+
+
+def _setting(config: t.Mapping[str, t.Any], name: str, default: float) -> t.Any:
+    value = config.get(name)
+    return default if value is None else value
 
 
 def _is_application_error(response: requests.Response) -> bool:

@@ -25,7 +25,20 @@ class _RedactedRecord(logging.LogRecord):
 def _factory(*args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
     record.__class__ = _RedactedRecord
+    if record.exc_info and not record.exc_text:
+        # Formatters reuse a pre-set exc_text: the traceback (whose last line is the
+        # exception's message, which may quote a URL or a body) is redacted too.
+        record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info)
     return record
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every installed redactor applied (for output that is not a log record)."""
+    for redact in list(_redactors):
+        text = redact(text)
+    return text
 
 
 def install_redaction(redact: t.Callable[[str], str]) -> None:

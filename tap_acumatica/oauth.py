@@ -299,6 +299,7 @@ class BearerAuth(AcumaticaAuth):
         if self._opened and not self.expiring():
             return
         with self._lock:
+            self._refuse_if_closed()
             if not self._opened:
                 self._sign_in(client)
                 self._opened = True
@@ -313,6 +314,7 @@ class BearerAuth(AcumaticaAuth):
         with self._lock:
             if self.generation != seen_generation:
                 return
+            self._refuse_if_closed()
             LOGGER.info("OAuth access token rejected (HTTP 401); getting a new one.")
             self._renew(client)
             self._opened = True

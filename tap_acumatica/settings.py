@@ -6,6 +6,8 @@ Names follow the seed connector (``url``, ``auth_scheme``, ``schema``, ``company
 
 from __future__ import annotations
 
+import decimal
+import numbers
 import typing as t
 from urllib.parse import urlsplit, urlunsplit
 
@@ -239,7 +241,37 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_retries",
         th.IntegerType,
         default=5,
-        description="Attempts per request for 429, 5xx, timeouts and dropped connections.",
+        description=(
+            "Attempts per request (the first one included) for 429, 5xx, 409 long "
+            "operations, timeouts, dropped connections and cut-off responses."
+        ),
+    ),
+    th.Property(
+        "backoff_factor",
+        th.NumberType,
+        default=1.0,
+        description=(
+            "Seconds before the first retry; each further retry waits twice as long "
+            "(with random jitter), up to `backoff_max_seconds`. A `Retry-After` header "
+            "from the server takes precedence."
+        ),
+    ),
+    th.Property(
+        "backoff_max_seconds",
+        th.NumberType,
+        default=60,
+        description="Longest wait between two attempts of one request (without Retry-After).",
+    ),
+    th.Property(
+        "login_limit_wait_seconds",
+        th.IntegerType,
+        default=0,
+        description=(
+            "When the login is refused because all API seats are taken (API Login Limit), "
+            "keep retrying the login with backoff for up to this many seconds before "
+            "failing. 0 fails at once. Idle sessions expire after about 10 minutes, so "
+            "values up to 900 make sense for scheduled loads."
+        ),
     ),
     th.Property(
         "verify_ssl",
@@ -331,8 +363,14 @@ def validate_config(config: t.Mapping[str, t.Any]) -> None:
         raise ConfigError(
             f"auth_scheme {scheme} needs setting(s): {', '.join(missing)}."
         )
-    for name in ("page_size", "max_concurrent_requests", "request_timeout", "max_retries"):
+    for name in ("page_size", "max_concurrent_requests", "request_timeout", "max_retries",
+                 "max_requests_per_minute"):
         value = config.get(name)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"Setting {name!r} must be a positive integer; got {value!r}.")
+    for name in ("backoff_factor", "backoff_max_seconds", "login_limit_wait_seconds"):
+        value = config.get(name)
+        number = isinstance(value, numbers.Real | decimal.Decimal) and not isinstance(value, bool)
+        if value is not None and (not number or value < 0):
+            raise ConfigError(f"Setting {name!r} must be a number >= 0; got {value!r}.")
     parse_start_date(config.get("start_date"))

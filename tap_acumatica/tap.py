@@ -10,14 +10,20 @@ licence seat for 10 minutes.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
+import os
+import re
+import select
 import signal
 import sys
 import threading
+import traceback
 import typing as t
+from pathlib import Path
 
 from singer_sdk import Tap
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_acumatica import __version__
 from tap_acumatica.auth import AcumaticaAuth, HTTPBasic, LoginSession
@@ -30,12 +36,14 @@ from tap_acumatica.contract import (
     parse_entities,
 )
 from tap_acumatica.errors import AcumaticaError, ConfigError
-from tap_acumatica.logs import install_redaction
+from tap_acumatica.logs import install_redaction, redact_text
+from tap_acumatica.output import BufferedMsgSpecWriter
 from tap_acumatica.rest import EntityStream
 from tap_acumatica.settings import (
     CONFIG_SCHEMA,
     DEFAULT_ENDPOINT_NAME,
     DEFAULT_ENDPOINT_VERSION,
+    SECRET_SETTINGS,
     validate_config,
 )
 
@@ -66,13 +74,21 @@ class TapAcumatica(Tap):
     plugin_version = __version__
     dynamic_catalog = True
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedMsgSpecWriter
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._client: AcumaticaClient | None = None
         self._client_lock = threading.Lock()
         self._endpoint_version: str | None = None
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except ConfigValidationError as exc:
+            # The SDK logs each error and exits (sync) or raises on (discovery); one line
+            # naming every problem is what a scheduler's log needs.
+            problems = "; ".join(_safe_schema_error(str(e)) for e in exc.errors) or str(exc)
+            raise ConfigError(
+                f"Invalid config: {problems}. See `tap-acumatica --about` for the settings."
+            ) from None
         validate_config(self.config)
 
     # The run's client --------------------------------------------------------------------
@@ -113,13 +129,32 @@ class TapAcumatica(Tap):
             self.close()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: write state, log out, and exit non-zero (the run did not finish)."""
+        """SIGTERM/SIGINT: write state, log out, and exit non-zero (the run did not finish).
+
+        The reader of our stdout may have stopped reading (Meltano's ``config test`` sends
+        SIGTERM after the first record and never drains the pipe): writing the state or
+        flushing at exit would then block forever. So the state is written only if stdout
+        can take it, a watchdog ends the process if logging out hangs, and when stdout is
+        stuck the process leaves with ``os._exit`` instead of flushing it.
+        """
+        code = 128 + signum if signum in (signal.SIGTERM, signal.SIGINT) else 1
+        watchdog = threading.Timer(15, os._exit, (code,))
+        watchdog.daemon = True
+        watchdog.start()
+        writable = _stdout_writable()
+        busy = getattr(self.message_writer, "busy", lambda: False)()
         try:
-            self._state_writer.write_state(self.state)
+            # The last STATE already written is a safe place to resume from, so skipping
+            # this one (stdout stuck, or a write interrupted mid-way) loses nothing.
+            if writable and not busy:
+                self._state_writer.write_state(self.state)
         finally:
             self.logger.warning("Interrupted by signal %d; logging out.", signum)
             self.close()
-            sys.exit(128 + signum if signum in (signal.SIGTERM, signal.SIGINT) else 1)
+            if not writable:
+                sys.stderr.flush()
+                os._exit(code)
+            sys.exit(code)
 
     # Endpoint -------------------------------------------------------------------------------
 
@@ -257,10 +292,122 @@ class TapAcumatica(Tap):
         return set(found) - set(named)
 
 
+def _safe_schema_error(error: str) -> str:
+    """A schema error about a secret setting, without the (quoted) value."""
+    for name in SECRET_SETTINGS:
+        if f"config['{name}']" in error:
+            return f"setting {name!r} has the wrong type (value not shown)"
+    return error
+
+
+def _option_values(argv: t.Sequence[str], name: str) -> list[str]:
+    """Values of ``--name X`` / ``--name=X`` in ``argv`` (click accepts both)."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith(name + "="):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
+def _load_input(kind: str, path: str) -> t.Any:
+    """Read one JSON input file, or raise a one-line ConfigError (never echoing content)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"The {kind} file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"The {kind} file {path} cannot be read: {exc}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"The {kind} file {path} is not valid JSON: {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}."
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"The {kind} file {path} must hold a JSON object, not {type(data).__name__}."
+        )
+    return data
+
+
+def _config_redactor(secrets: list[str]) -> t.Callable[[str], str]:
+    ordered = sorted(set(secrets), key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "***")
+        return re.sub(r"(https?://)[^/@\s]+@", r"\1***@", text)
+
+    return redact
+
+
+def check_input_files(argv: t.Sequence[str]) -> None:
+    """Validate --config/--catalog/--state files before the SDK parses them.
+
+    The SDK turns a malformed file into a traceback (JSONDecodeError, or a TypeError deep
+    in catalog parsing); a scheduler's log needs one line naming the file and the problem.
+    Secret values found in the config are redacted from everything printed afterwards,
+    including errors raised before the run's client exists.
+    """
+    secrets: list[str] = []
+    for path in _option_values(argv, "--config"):
+        if path == "ENV":
+            continue
+        config = _load_input("config", path)
+        secrets += [str(config[k]) for k in SECRET_SETTINGS if config.get(k) not in (None, "")]
+    if secrets:
+        install_redaction(_config_redactor(secrets))
+    for path in _option_values(argv, "--state"):
+        _load_input("state", path)
+    for path in _option_values(argv, "--catalog"):
+        catalog = _load_input("catalog", path)
+        streams = catalog.get("streams")
+        if not isinstance(streams, list):
+            raise ConfigError(
+                f"The catalog file {path} is not a Singer catalog: it needs a 'streams' list "
+                "(run the tap with --discover to produce one)."
+            )
+        for i, entry in enumerate(streams):
+            if not isinstance(entry, dict):
+                raise ConfigError(f"The catalog file {path}: streams[{i}] is not an object.")
+            missing = [k for k in ("tap_stream_id", "schema") if k not in entry]
+            if missing or not isinstance(entry.get("schema"), dict) or not isinstance(
+                entry.get("metadata", []), list
+            ):
+                raise ConfigError(
+                    f"The catalog file {path}: streams[{i}] "
+                    f"({entry.get('tap_stream_id', '?')}) is not a catalog entry "
+                    f"({'missing ' + ', '.join(missing) if missing else 'bad schema/metadata'}"
+                    "). Run the tap with --discover to produce a catalog."
+                )
+
+
+def _fail(message: str, code: int) -> t.NoReturn:
+    line = " ".join(redact_text(message).split())
+    sys.stderr.write(f"tap-acumatica: error: {line}\n")
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+def _stdout_writable() -> bool:
+    """Whether stdout can take a message now without blocking."""
+    try:
+        return bool(select.select([], [sys.stdout.fileno()], [], 0)[1])
+    except (OSError, ValueError, AttributeError):  # not a real file (tests' StringIO)
+        return True
+
+
 def main() -> None:
     """Console entry point: expected errors become one clear line and exit code 1."""
     try:
+        check_input_files(sys.argv[1:])
         TapAcumatica.cli()  # click ends with SystemExit
     except AcumaticaError as exc:
-        sys.stderr.write(f"tap-acumatica: error: {exc}\n")
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except Exception as exc:  # a bug: keep the traceback (redacted) for the report
+        sys.stderr.write(redact_text(traceback.format_exc()))
+        _fail(f"unexpected {type(exc).__name__}: {exc} (please report this with the "
+              "traceback above)", 1)
