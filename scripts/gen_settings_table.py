@@ -62,7 +62,7 @@ def readme_with(table: str) -> str:
     text = README.read_text()
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
-    if not rest or not tail and END not in rest:
+    if not rest or (not tail and END not in rest):
         raise SystemExit(f"README.md lacks the {START} ... {END} markers")
     body = table.split("\n", 1)[1].lstrip("\n")  # without the "# Configuration" title
     return f"{head}{START}\n{body}{END}{tail}"

@@ -69,14 +69,30 @@ class AcumaticaAuth(requests.auth.AuthBase):
         """Values that must never be logged (tokens, cookie values)."""
         return []
 
+    #: Logged when a 401 makes us sign in again.
+    reauth_message = "Session or token expired; signing in again."
+
     def open(self, client: AcumaticaClient) -> None:
-        """Sign in if not yet signed in (thread-safe, idempotent)."""
+        """Sign in if not yet signed in, renew if about to expire (thread-safe, idempotent).
+
+        Called before every request, so the common case (signed in, not expiring) takes
+        no lock.
+        """
+        if self._opened and not self.expiring():
+            return
         with self._lock:
             self._refuse_if_closed()
             if not self._opened:
                 self._sign_in(client)
                 self._opened = True
                 self.generation += 1
+            elif self.expiring():
+                self._sign_in(client, again=True)
+                self.generation += 1
+
+    def expiring(self) -> bool:
+        """Whether the credentials should be renewed before the next request."""
+        return False
 
     def reauthenticate(self, client: AcumaticaClient, seen_generation: int) -> None:
         """Sign in again after a 401, unless another thread already did."""
@@ -84,7 +100,7 @@ class AcumaticaAuth(requests.auth.AuthBase):
             if self.generation != seen_generation:
                 return
             self._refuse_if_closed()
-            LOGGER.info("Session or token expired; signing in again.")
+            LOGGER.info(self.reauth_message)
             self._sign_in(client, again=True)
             self._opened = True
             self.generation += 1

@@ -248,6 +248,7 @@ class BearerAuth(AcumaticaAuth):
     """Shared part: the Bearer header, expiry margin, proactive refresh and logout."""
 
     scheme = "OAuth"
+    reauth_message = "OAuth access token rejected (HTTP 401); getting a new one."
 
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
         super().__init__()
@@ -293,32 +294,6 @@ class BearerAuth(AcumaticaAuth):
     def expiring(self) -> bool:
         expires_at = self._expires_at
         return expires_at is not None and time.monotonic() >= expires_at - self._margin
-
-    def open(self, client: AcumaticaClient) -> None:
-        """Sign in once; afterwards refresh when the token is about to expire."""
-        if self._opened and not self.expiring():
-            return
-        with self._lock:
-            self._refuse_if_closed()
-            if not self._opened:
-                self._sign_in(client)
-                self._opened = True
-                self.generation += 1
-            elif self.expiring():
-                LOGGER.debug("OAuth access token expires within %.0fs; refreshing.",
-                             self._margin)
-                self._renew(client)
-                self.generation += 1
-
-    def reauthenticate(self, client: AcumaticaClient, seen_generation: int) -> None:
-        with self._lock:
-            if self.generation != seen_generation:
-                return
-            self._refuse_if_closed()
-            LOGGER.info("OAuth access token rejected (HTTP 401); getting a new one.")
-            self._renew(client)
-            self._opened = True
-            self.generation += 1
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         # No lock here: this runs while the request holds a concurrency slot.
