@@ -14,27 +14,21 @@ import shutil
 import subprocess
 import sys
 import time
-import venv
 from pathlib import Path
 
 from tests.simulator.process import SimulatorProcess
+from tests.toolenv import ensure_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-output"
-TARGET_VENV = ROOT / ".venv-targets" / "target-jsonl"
 TAP = str(Path(sys.executable).parent / "tap-acumatica")
 STREAMS = {"Customer": [], "SalesOrder": ["Details"], "StockItem": []}
 
 
 def target_jsonl() -> str:
     """target-jsonl pins old singer-python/jsonschema: it gets a virtualenv of its own."""
-    exe = TARGET_VENV / "bin" / "target-jsonl"
-    if not exe.exists():
-        print(f"installing target-jsonl into {TARGET_VENV} ...", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=True).create(TARGET_VENV)
-        subprocess.run([str(TARGET_VENV / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "target-jsonl==0.1.4"], check=True)
-    return str(exe)
+    print("preparing target-jsonl (its own virtualenv under .venv-targets/) ...", flush=True)
+    return ensure_tool("target-jsonl").bin("target-jsonl")
 
 
 def select(catalog: dict) -> dict:

@@ -1,0 +1,22 @@
+"""The README's first command (`python3 tasks.py demo`) keeps working."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.demo import ROOT
+
+
+def test_demo_runs_a_real_extraction_end_to_end() -> None:
+    done = subprocess.run([sys.executable, "-m", "tests.demo"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    out = done.stdout
+    assert "Customer       2000 records" in out
+    assert "SalesOrder     1500 records" in out
+    assert "StockItem       800 records" in out
+    assert "Customer         30 records" in out  # run 2 reads only the 25 updates + 5 inserts
+    assert "0 left open" in out
+    lines = (ROOT / "demo-output" / "run-1").glob("SalesOrder*.jsonl")
+    assert any('"Details": [' in path.read_text() for path in lines)
