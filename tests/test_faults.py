@@ -275,6 +275,13 @@ def fill_seats(sim: SimulatorProcess, count: int) -> list[requests.Session]:
     return sessions
 
 
+def free_seats(sim: SimulatorProcess, others: list[requests.Session]) -> None:
+    """Log the seat-holding sessions out, then check the tap left none open either."""
+    for other in others:
+        other.post(sim.url + "entity/auth/logout", timeout=10)
+    assert_sessions_closed(sim)
+
+
 SEAT_PHRASES = ("API Login Limit", "10 minutes", "User Types", "Users (SM201010)")
 
 
@@ -284,9 +291,7 @@ def test_seat_limit_is_explained(fresh, catalog) -> None:
     run = run_tap(config_for(fresh), catalog=catalog)
     assert_one_clear_error(run, *SEAT_PHRASES, "login_limit_wait_seconds")
     assert fresh.control.counters()["requests_by_kind"]["login"] == 3  # not retried
-    for other in others:
-        other.post(fresh.url + "entity/auth/logout", timeout=10)
-    assert_sessions_closed(fresh)
+    free_seats(fresh, others)
 
 
 def test_seat_limit_wait_gives_up_after_the_configured_time(fresh, catalog) -> None:
@@ -299,9 +304,7 @@ def test_seat_limit_wait_gives_up_after_the_configured_time(fresh, catalog) -> N
                            "login_limit_wait_seconds (3s)")
     assert 3 <= elapsed < 15, elapsed
     assert "waiting up to 3s" in run.stderr
-    for other in others:
-        other.post(fresh.url + "entity/auth/logout", timeout=10)
-    assert_sessions_closed(fresh)
+    free_seats(fresh, others)
 
 
 def test_seat_limit_wait_gets_a_seat_freed_meanwhile(fresh, catalog) -> None:
