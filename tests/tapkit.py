@@ -160,7 +160,8 @@ class Running:
     def wait_for_records(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while '"RECORD"' not in self.out.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.02)
+        assert '"RECORD"' in self.out.read_text(), f"no RECORD within {timeout}s"
 
     def finish(self, timeout: float = 120) -> TapRun:
         _, stderr = self.proc.communicate(timeout=timeout)

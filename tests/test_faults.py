@@ -349,18 +349,14 @@ def test_no_session_leak_after_fatal_error_mid_stream(fresh, catalog) -> None:
     fresh.control.faults(latency_ms=40, only_kinds=["list"])
     config = config_for(fresh, page_size=20, max_retries=2)
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out"
         faultstats.add(runs=1)
-        with out.open("w") as sink, subprocess.Popen(
-            tapkit.tap_command(config, Path(tmp), catalog=catalog), stdout=sink,
-            stderr=subprocess.PIPE, text=True, env=tapkit.tap_env(),
-        ) as proc:
-            wait_for_output(out, '"RECORD"')
-            fresh.control.faults(rate_5xx=1.0, status_5xx=502, only_kinds=["list"])
-            _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 1
-    assert "HTTP 502 after 2 attempts" in stderr.splitlines()[-1]
-    assert "Traceback" not in stderr
+        running = tapkit.Running(config, catalog, Path(tmp))
+        running.wait_for_records()
+        fresh.control.faults(rate_5xx=1.0, status_5xx=502, only_kinds=["list"])
+        run = running.finish(60)
+    assert run.returncode == 1
+    assert "HTTP 502 after 2 attempts" in run.stderr.splitlines()[-1]
+    assert "Traceback" not in run.stderr
     fresh.control.faults()
     assert_sessions_closed(fresh)
 
@@ -374,17 +370,13 @@ def test_no_session_leak_after_signal(fresh, catalog, signum: int, scheme: str) 
         config.update(auth_scheme=scheme, oauth_client_id=fresh.oauth_client["client_id"],
                       oauth_client_secret=fresh.oauth_client["client_secret"])
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out"
         faultstats.add(runs=1, signals=1)
-        with out.open("w") as sink, subprocess.Popen(
-            tapkit.tap_command(config, Path(tmp), catalog=catalog), stdout=sink,
-            stderr=subprocess.PIPE, text=True, env=tapkit.tap_env(),
-        ) as proc:
-            wait_for_output(out, '"RECORD"')
-            proc.send_signal(signum)
-            _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signum, stderr[-2000:]
-    assert "Traceback" not in stderr, stderr[-3000:]
+        running = tapkit.Running(config, catalog, Path(tmp))
+        running.wait_for_records()
+        running.proc.send_signal(signum)
+        run = running.finish(60)
+    assert run.returncode == 128 + signum, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
     fresh.control.faults()
     counters = fresh.control.counters()
     if scheme == "Basic":
@@ -409,18 +401,12 @@ def test_session_or_token_expiry_mid_stream_resumes_on_the_same_page(fresh, cata
     config = config_for(fresh, page_size=20, **extra)
     fresh.control.faults(latency_ms=30, only_kinds=["list"])
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out"
         faultstats.add(runs=1)
-        with out.open("w") as sink, subprocess.Popen(
-            tapkit.tap_command(config, Path(tmp), catalog=catalog), stdout=sink,
-            stderr=subprocess.PIPE, text=True, env=tapkit.tap_env(),
-        ) as proc:
-            wait_for_output(out, '"RECORD"')
-            fresh.control.faults(latency_ms=30, only_kinds=["list"], expire_sessions=True)
-            _, stderr = proc.communicate(timeout=120)
-        run = tapkit.TapRun(proc.returncode, out.read_text(), stderr)
-        tapkit.parse_messages(run.stdout, run)
-    assert run.returncode == 0, stderr[-2000:]
+        running = tapkit.Running(config, catalog, Path(tmp))
+        running.wait_for_records()
+        fresh.control.faults(latency_ms=30, only_kinds=["list"], expire_sessions=True)
+        run = running.finish(120)
+    assert run.returncode == 0, run.stderr[-2000:]
     ids = emitted_ids(run)
     assert set(ids) == truth_ids(fresh)
     assert len(ids) == len(set(ids)), "records were read again from the start"
