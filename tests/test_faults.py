@@ -83,13 +83,6 @@ def assert_one_clear_error(run: tapkit.TapRun, *phrases: str) -> str:
     return lines[0]
 
 
-def wait_for_output(path: Path, needle: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while needle not in path.read_text() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert needle in path.read_text(), f"no {needle} within {timeout}s"
-
-
 # --- fixtures ---------------------------------------------------------------------------
 
 
