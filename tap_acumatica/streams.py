@@ -31,6 +31,7 @@ from singer_sdk.streams import RESTStream
 from tap_acumatica.contract import UNIX_EPOCH, UTC, format_utc, parse_datetime, stamp_ms
 from tap_acumatica.errors import AcumaticaAPIError
 from tap_acumatica.filters import window_filter
+from tap_acumatica.settings import parse_start_date
 from tap_acumatica.windows import EPOCH, RESOLUTION, Window, plan_windows, truncate_ms
 
 if t.TYPE_CHECKING:
@@ -261,8 +262,6 @@ class AcumaticaStream(RESTStream):
             return parse_datetime(str(value))
         start = self.config.get("start_date")
         if start:
-            from tap_acumatica.settings import parse_start_date
-
             parsed = parse_start_date(start)
             if parsed is not None:
                 return dt.datetime.fromtimestamp(parsed.timestamp(), tz=UTC)
