@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import re
 import threading
 import time
 import typing as t
@@ -38,6 +37,7 @@ from tap_acumatica.errors import (
     body_detail,
     optimization_fields,
 )
+from tap_acumatica.logs import redact_secrets
 from tap_acumatica.settings import normalize_base_url
 
 LOGGER = logging.getLogger("tap_acumatica.client")
@@ -185,9 +185,7 @@ class AcumaticaClient:
 
     def redact(self, text: str) -> str:
         """Remove every secret, token and cookie value (and URL user-info) from ``text``."""
-        for secret in sorted(set(self.secrets()), key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return re.sub(r"(https?://)[^/@\s]+@", r"\1***@", text)
+        return redact_secrets(text, self.secrets())
 
     # Sending -----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ the run's redactor, which knows the configured secrets and the live tokens and c
 from __future__ import annotations
 
 import logging
+import re
 import typing as t
 
 _redactors: list[t.Callable[[str], str]] = []
@@ -32,6 +33,16 @@ def _factory(*args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
     if record.stack_info:
         record.stack_info = redact_text(record.stack_info)
     return record
+
+
+_USERINFO = re.compile(r"(https?://)[^/@\s]+@")
+
+
+def redact_secrets(text: str, secrets: t.Iterable[str]) -> str:
+    """``text`` without any of ``secrets`` (longest first) or URL user-info."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def redact_text(text: str) -> str:

@@ -10,17 +10,13 @@ licence seat for 10 minutes.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
-import re
 import select
 import signal
 import sys
 import threading
-import traceback
 import typing as t
-from pathlib import Path
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
@@ -36,7 +32,7 @@ from tap_acumatica.contract import (
     parse_entities,
 )
 from tap_acumatica.errors import AcumaticaError, ConfigError
-from tap_acumatica.logs import install_redaction, redact_text
+from tap_acumatica.logs import install_redaction
 from tap_acumatica.output import BufferedMsgSpecWriter
 from tap_acumatica.rest import EntityStream
 from tap_acumatica.settings import (
@@ -300,114 +296,9 @@ def _safe_schema_error(error: str) -> str:
     return error
 
 
-def _option_values(argv: t.Sequence[str], name: str) -> list[str]:
-    """Values of ``--name X`` / ``--name=X`` in ``argv`` (click accepts both)."""
-    values = []
-    for i, arg in enumerate(argv):
-        if arg == name and i + 1 < len(argv):
-            values.append(argv[i + 1])
-        elif arg.startswith(name + "="):
-            values.append(arg.split("=", 1)[1])
-    return values
-
-
-def _load_input(kind: str, path: str) -> t.Any:
-    """Read one JSON input file, or raise a one-line ConfigError (never echoing content)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"The {kind} file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"The {kind} file {path} cannot be read: {exc}.") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"The {kind} file {path} is not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}."
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"The {kind} file {path} must hold a JSON object, not {type(data).__name__}."
-        )
-    return data
-
-
-def _config_redactor(secrets: list[str]) -> t.Callable[[str], str]:
-    ordered = sorted(set(secrets), key=len, reverse=True)
-
-    def redact(text: str) -> str:
-        for secret in ordered:
-            text = text.replace(secret, "***")
-        return re.sub(r"(https?://)[^/@\s]+@", r"\1***@", text)
-
-    return redact
-
-
-def check_input_files(argv: t.Sequence[str]) -> None:
-    """Validate --config/--catalog/--state files before the SDK parses them.
-
-    The SDK turns a malformed file into a traceback (JSONDecodeError, or a TypeError deep
-    in catalog parsing); a scheduler's log needs one line naming the file and the problem.
-    Secret values found in the config are redacted from everything printed afterwards,
-    including errors raised before the run's client exists.
-    """
-    secrets: list[str] = []
-    for path in _option_values(argv, "--config"):
-        if path == "ENV":
-            continue
-        config = _load_input("config", path)
-        secrets += [str(config[k]) for k in SECRET_SETTINGS if config.get(k) not in (None, "")]
-    if secrets:
-        install_redaction(_config_redactor(secrets))
-    for path in _option_values(argv, "--state"):
-        _load_input("state", path)
-    for path in _option_values(argv, "--catalog"):
-        catalog = _load_input("catalog", path)
-        streams = catalog.get("streams")
-        if not isinstance(streams, list):
-            raise ConfigError(
-                f"The catalog file {path} is not a Singer catalog: it needs a 'streams' list "
-                "(run the tap with --discover to produce one)."
-            )
-        for i, entry in enumerate(streams):
-            if not isinstance(entry, dict):
-                raise ConfigError(f"The catalog file {path}: streams[{i}] is not an object.")
-            missing = [k for k in ("tap_stream_id", "schema") if k not in entry]
-            if missing or not isinstance(entry.get("schema"), dict) or not isinstance(
-                entry.get("metadata", []), list
-            ):
-                raise ConfigError(
-                    f"The catalog file {path}: streams[{i}] "
-                    f"({entry.get('tap_stream_id', '?')}) is not a catalog entry "
-                    f"({'missing ' + ', '.join(missing) if missing else 'bad schema/metadata'}"
-                    "). Run the tap with --discover to produce a catalog."
-                )
-
-
-def _fail(message: str, code: int) -> t.NoReturn:
-    line = " ".join(redact_text(message).split())
-    sys.stderr.write(f"tap-acumatica: error: {line}\n")
-    sys.stderr.flush()
-    sys.exit(code)
-
-
 def _stdout_writable() -> bool:
     """Whether stdout can take a message now without blocking."""
     try:
         return bool(select.select([], [sys.stdout.fileno()], [], 0)[1])
     except (OSError, ValueError, AttributeError):  # not a real file (tests' StringIO)
         return True
-
-
-def main() -> None:
-    """Console entry point: expected errors become one clear line and exit code 1."""
-    try:
-        check_input_files(sys.argv[1:])
-        TapAcumatica.cli()  # click ends with SystemExit
-    except AcumaticaError as exc:
-        _fail(str(exc), exc.exit_code)
-    except Exception as exc:  # a bug: keep the traceback (redacted) for the report
-        sys.stderr.write(redact_text(traceback.format_exc()))
-        _fail(f"unexpected {type(exc).__name__}: {exc} (please report this with the "
-              "traceback above)", 1)
