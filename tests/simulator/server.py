@@ -119,9 +119,12 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             if data:
                 sim.counters.leave()
-        self._send(response)
         if response.after is not None:
+            # The body is already rendered, so the change is not in this page; running it
+            # before the send means whatever the client does next already sees it (run
+            # after the send, a fast client raced it and saw the old data).
             response.after()
+        self._send(response)
 
     def _faulted(self, sim: Simulator, req: Request, kind: str) -> Response | None:
         faults = sim.faults

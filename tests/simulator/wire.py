@@ -35,7 +35,7 @@ class Response:
     content_type: str | None = "application/json; charset=utf-8"
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False  # close the connection without answering
-    after: object = None  # callable run after the response is sent
+    after: object = None  # callable run once the body is rendered, before it is sent
 
 
 def json_response(status: int, payload: object, headers=None) -> Response:
