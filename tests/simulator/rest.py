@@ -229,25 +229,39 @@ def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
             rows = range(min(skip, end), end)
             return [(r, versions[r], stamps[r]) for r in rows]
         lo = hi = None
+        sure = False
         for field in renderer.stamp_aliases:
             lo_b, hi_b = filt.bounds(field)
             if lo_b is None and hi_b is None:
                 continue
             # A superset of candidates (ms-rounded, inclusive); matches() decides exactly.
-            if lo_b is not None and isinstance(lo_b.value, datetime):
+            if lo_b is not None and _aware(lo_b.value):
                 lo = datetime_to_ms(lo_b.value) - 1
-            if hi_b is not None and isinstance(hi_b.value, datetime):
+            if hi_b is not None and _aware(hi_b.value):
                 hi = datetime_to_ms(hi_b.value) + 1
+            # A filter on the stamp alone (the tap's windows): a row whose stamp lies
+            # strictly inside the floored bounds matches whatever the operators, so only
+            # rows on a bound's millisecond need matches() (an index seek, as SQL does).
+            sure = filt.range_field == field and (lo_b is None or lo is not None) \
+                and (hi_b is None or hi is not None)
             break
         candidates = store.rows_between(lo, hi) if (lo is not None or hi is not None) \
             else range(len(store))
+        inner_lo = -(1 << 62) if lo is None else lo + 1
+        inner_hi = (1 << 62) if hi is None else hi - 1
         matched = []
         for row in candidates:
-            if filt.matches(renderer.getter(row, versions[row], stamps[row])):
+            stamp = stamps[row]
+            if (sure and inner_lo < stamp < inner_hi) or \
+                    filt.matches(renderer.getter(row, versions[row], stamp)):
                 matched.append((row, versions[row], stamps[row]))
                 if want is not None and len(matched) >= want:
                     break
         return matched[skip:]
+
+
+def _aware(value: object) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is not None
 
 
 def _render(sim: Simulator, renderer, plan, page, plan_key) -> bytes:

@@ -106,8 +106,9 @@ class Handler(BaseHTTPRequestHandler):
         kind = classify(method, sub)
         sim.counters.incr("requests")
         sim.counters.incr(f"requests_by_kind.{kind}")
-        sim.request_log.append({"kind": kind, "method": method, "path": sub,
-                                "query": req.query})
+        entry = {"kind": kind, "method": method, "path": sub, "query": req.query,
+                 "start": round(time.time(), 4)}
+        sim.request_log.append(entry)
         data = kind in DATA_KINDS
         if data:
             sim.counters.enter()
@@ -125,6 +126,8 @@ class Handler(BaseHTTPRequestHandler):
             # after the send, a fast client raced it and saw the old data).
             response.after()
         self._send(response)
+        entry["status"] = response.status
+        entry["end"] = round(time.time(), 4)  # a timeline of requests (for profiling runs)
 
     def _faulted(self, sim: Simulator, req: Request, kind: str) -> Response | None:
         faults = sim.faults
