@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 import typing as t
-from array import array
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
@@ -32,7 +31,7 @@ from tap_acumatica.contract import UNIX_EPOCH, UTC, format_utc, parse_datetime, 
 from tap_acumatica.errors import AcumaticaAPIError
 from tap_acumatica.filters import window_filter
 from tap_acumatica.settings import parse_start_date
-from tap_acumatica.windows import EPOCH, RESOLUTION, Window, plan_windows, truncate_ms
+from tap_acumatica.windows import EPOCH, RESOLUTION, Window, WindowPlanner, truncate_ms
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -44,44 +43,6 @@ Record = dict[str, t.Any]
 MAX_QUERY_LENGTH = 1800  # IIS refuses query strings over 2048 bytes by default
 CENSUS_PAGE_FACTOR = 10  # a census request holds up to this many pages' worth of stamps
 MAX_RESTARTS = 3
-
-
-class StampCensus:
-    """Sorted stamps as epoch milliseconds in one ``array('q')``: 8 bytes a row (a list of
-    datetimes costs ~60), so a census of a million rows stays under 10 MB."""
-
-    def __init__(self) -> None:
-        self.ms = array("q")
-
-    def extend(self, sorted_ms: t.Iterable[int]) -> None:
-        self.ms.extend(sorted_ms)
-
-    def __len__(self) -> int:
-        return len(self.ms)
-
-    def as_datetimes(self) -> _DatetimeView:
-        return _DatetimeView(self.ms)
-
-
-class _DatetimeView(t.Sequence[dt.datetime]):
-    """A read-only sequence of datetimes over epoch milliseconds (for ``bisect``)."""
-
-    def __init__(self, ms: array[int]) -> None:
-        self._ms = ms
-
-    def __len__(self) -> int:
-        return len(self._ms)
-
-    @t.overload
-    def __getitem__(self, index: int) -> dt.datetime: ...
-
-    @t.overload
-    def __getitem__(self, index: slice) -> list[dt.datetime]: ...
-
-    def __getitem__(self, index: int | slice) -> dt.datetime | list[dt.datetime]:
-        if isinstance(index, slice):
-            return [_from_ms(v) for v in self._ms[index]]
-        return _from_ms(self._ms[index])
 
 
 def _from_ms(value: int) -> dt.datetime:
@@ -294,28 +255,43 @@ class AcumaticaStream(RESTStream):
         # Windows planned from the census can only shrink while we read them (a row that
         # changes moves past the snapshot end), so they are planned nearly full: fewer
         # requests to a rate-limited ERP. One that overflows anyway is split when read.
-        windows = plan_windows(start, end, self._census(whole, sample).as_datetimes(),
-                               max(1, page * 49 // 50))
-        self.logger.info("%s: more than %d changed records; reading %d windows.",
-                         self.describe(), page, len(windows))
-        yield from self._read_windows(context, deque(windows))
+        # They are planned as the census comes in, so reading starts with its first part.
+        planner = WindowPlanner(start, end, max(1, page * 49 // 50))
+        census = self._census(whole, sample)
+        planned = 0
 
-    def _census(self, window: Window, sample: list[int] | None = None) -> StampCensus:
-        """Sorted stamps of the rows in ``window``: a cheap, possibly stale plan.
+        def more_windows() -> list[Window] | None:
+            nonlocal planned
+            for part, found in census:
+                windows = planner.add(part.end, map(_from_ms, found))
+                if windows:
+                    planned += len(windows)
+                    return windows
+            windows = planner.finish()
+            if not windows:
+                return None
+            planned += len(windows)
+            self.logger.info("%s: more than %d changed records; the census planned %d "
+                             "windows.", self.describe(), page, planned)
+            return windows
+
+        yield from self._read_windows(context, deque(), more_windows)
+
+    def _census(self, window: Window,
+                sample: list[int] | None = None) -> t.Iterator[tuple[Window, list[int]]]:
+        """Parts of ``window`` in time order, each with the sorted stamps of its rows.
 
         Read by time, not by ``$skip``: a census request asks one window for at most
         ``page_size * CENSUS_PAGE_FACTOR`` rows (their stamps only). A window that
         overflows is cut at the 16-quantiles of the stamps it did return (a sample of its
         rows) and the parts are asked again. No ``$skip`` means no server cost growing with
-        the offset; parts are read in time order, so stamps arrive sorted and are kept as
-        epoch milliseconds in one ``array('q')`` (8 bytes a row). Census requests overlap
-        up to ``max_concurrent_requests`` like window reads. ``sample`` (sorted stamps of
-        some of the window's rows, e.g. the probe's) gives the first cuts.
+        the offset. Census requests overlap up to ``max_concurrent_requests`` with each
+        other and with the windows already planned. ``sample`` (sorted stamps of some of
+        the window's rows, e.g. the probe's) gives the first cuts.
         """
         assert self.replication_key
         key = self.replication_key
         size = self.page_size * CENSUS_PAGE_FACTOR
-        stamps = StampCensus()
 
         def census_of(part: Window) -> list[int]:
             flt = window_filter(key, part.start, part.end, self.filter_dialect)
@@ -330,12 +306,12 @@ class AcumaticaStream(RESTStream):
             if len(found) > size:
                 self.logger.info("%s: more than %d rows share the stamp of %s.",
                                  self.describe(), size, part)
-            stamps.extend(found)
-        return stamps
+            yield part, found
 
     def _ordered_windows(
         self, queue: deque[Window], read: t.Callable[[Window], list[t.Any]], limit: int,
         split: t.Callable[[Window, list[t.Any]], list[Window]] | None = None,
+        more: t.Callable[[], list[Window] | None] | None = None,
     ) -> t.Iterator[tuple[Window, list[t.Any]]]:
         """Read windows concurrently, yielding ``(window, rows)`` in time order.
 
@@ -344,7 +320,8 @@ class AcumaticaStream(RESTStream):
         its rows are yielded as they are, for the caller to deal with. More
         requests than there are connections are queued, so the next responses are on their
         way and decoded while the caller emits the current one; the client's semaphore
-        still keeps at most ``max_concurrent_requests`` requests in flight.
+        still keeps at most ``max_concurrent_requests`` requests in flight. When the queue
+        runs dry, ``more()`` gives the next windows (later in time), or None when done.
         """
         # One request queued and one thread more than connections: while
         # ``max_concurrent_requests`` responses are awaited, another thread decodes and
@@ -356,10 +333,20 @@ class AcumaticaStream(RESTStream):
         with ThreadPoolExecutor(max_workers=depth,
                                 thread_name_prefix=f"{self.name}-window") as pool:
             try:
-                while queue or pending:
-                    while queue and len(pending) < depth:
+                while queue or pending or more:
+                    while len(pending) < depth:
+                        if not queue and more:
+                            fresh = more()
+                            if fresh is None:
+                                more = None
+                            queue.extend(fresh or ())
+                            continue
+                        if not queue:
+                            break
                         window = queue.popleft()
                         pending.append((window, pool.submit(read, window)))
+                    if not pending:
+                        continue
                     window, future = pending.popleft()
                     rows = future.result()
                     if len(rows) > limit and window.splittable:
@@ -373,11 +360,12 @@ class AcumaticaStream(RESTStream):
                 for _, future in pending:
                     future.cancel()
 
-    def _read_windows(self, context: Context | None,
-                      queue: deque[Window]) -> t.Iterator[Record]:
+    def _read_windows(self, context: Context | None, queue: deque[Window],
+                      more: t.Callable[[], list[Window] | None] | None = None,
+                      ) -> t.Iterator[Record]:
         page = self.page_size
         for window, rows in self._ordered_windows(
-            queue, lambda window: self._fetch_window(window, page + 1), page
+            queue, lambda window: self._fetch_window(window, page + 1), page, more=more
         ):
             records = rows if len(rows) <= page else list(self._page_window(window))
             del rows

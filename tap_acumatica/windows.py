@@ -81,3 +81,43 @@ def plan_windows(start: dt.datetime, end: dt.datetime, stamps: t.Sequence[dt.dat
         position = cut_index
     windows.append(Window(cursor, end))
     return windows
+
+
+class WindowPlanner:
+    """:func:`plan_windows`, fed the census part by part, in time order.
+
+    The census arrives in parts ``(a, b]`` read in time order, and a part holds every row
+    stamped in it, so once a part is in, the stamps up to its end are known and the windows
+    that end there can be read at once, while the census of later parts is still on the
+    wire. The last window planned so far is held back (more rows may join it); what comes
+    out is exactly what ``plan_windows`` gives for the whole census, since its greedy cuts
+    depend only on stamps up to each cut. Only the stamps not yet in a window are kept.
+    """
+
+    def __init__(self, start: dt.datetime, end: dt.datetime, target: int) -> None:
+        if target < 1:
+            raise ValueError("target must be positive")
+        self.cursor = start
+        self.end = end
+        self.target = target
+        self.pending: list[dt.datetime] = []
+        self.finished = False
+
+    def add(self, until: dt.datetime, stamps: t.Iterable[dt.datetime]) -> list[Window]:
+        """The census of a part ending at ``until`` (stamps sorted, after earlier parts')."""
+        self.pending.extend(stamps)
+        *done, held = plan_windows(self.cursor, min(until, self.end), self.pending,
+                                   self.target)
+        if done:
+            self.cursor = held.start
+            del self.pending[:bisect.bisect_right(self.pending, self.cursor)]
+        return done
+
+    def finish(self) -> list[Window]:
+        """The windows left once the census is complete (at least one; none twice)."""
+        if self.finished:
+            return []
+        self.finished = True
+        windows = plan_windows(self.cursor, self.end, self.pending, self.target)
+        self.pending = []
+        return windows

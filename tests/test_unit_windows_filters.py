@@ -9,7 +9,7 @@ import random
 import pytest
 
 from tap_acumatica.filters import datetime_literal, window_filter
-from tap_acumatica.windows import RESOLUTION, Window, plan_windows
+from tap_acumatica.windows import RESOLUTION, Window, WindowPlanner, plan_windows
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
@@ -46,6 +46,26 @@ def test_run_of_equal_stamps_gets_its_own_one_millisecond_window() -> None:
     assert big[0].end - big[0].start == RESOLUTION
     assert not big[0].splittable
     assert sum(count_in(w, stamps) for w in windows) == len(stamps)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_planner_fed_part_by_part_plans_what_the_whole_census_plans(seed: int) -> None:
+    rng = random.Random(seed)
+    stamps = sorted(ms(rng.randrange(0, 50_000)) for _ in range(rng.randrange(0, 6000)))
+    stamps += [ms(31_337)] * rng.choice([0, 5, 400, 2500])  # a bulk import on one stamp
+    stamps.sort()
+    start, end, target = ms(-1), ms(60_000), rng.choice([1, 7, 100, 980])
+    cuts = sorted({rng.randrange(0, 60_000) for _ in range(rng.randrange(0, 40))})
+    bounds = [start, *(ms(c) for c in cuts), end]
+    planner = WindowPlanner(start, end, target)
+    planned: list[Window] = []
+    for a, b in itertools.pairwise(bounds):
+        planned += planner.add(b, [s for s in stamps if a < s <= b])
+        # Only stamps not yet planned into a window are kept.
+        assert all(s > planner.cursor for s in planner.pending)
+    planned += planner.finish()
+    assert planner.finish() == []
+    assert planned == plan_windows(start, end, stamps, target)
 
 
 def test_window_split_halves_cover_window() -> None:
