@@ -264,15 +264,16 @@ class AcumaticaClient:
             return exc.response
 
     def get_json(self, url: str, *, params: t.Mapping[str, t.Any] | None = None,
-                 what: str) -> t.Any:
-        """GET and decode; a body that is not JSON (cut short by a proxy or a recycled
-        worker) is fetched again, with backoff, up to ``max_retries`` attempts."""
+                 what: str, decode: t.Callable[[bytes], t.Any] | None = None) -> t.Any:
+        """GET and decode (with ``decode``, e.g. a typed list decoder, if given); a body
+        that is not JSON (cut short by a proxy or a recycled worker) is fetched again,
+        with backoff, up to ``max_retries`` attempts."""
         attempt = 0
         while True:
             attempt += 1
             response = self.request("GET", url, params=params, what=what)
             try:
-                return self.parse_json(response, what, attempts=attempt)
+                return self.parse_json(response, what, attempts=attempt, decode=decode)
             except _BadJSON as exc:
                 if attempt >= self.max_tries:
                     raise AcumaticaResponseError(str(exc)) from None
@@ -282,10 +283,11 @@ class AcumaticaClient:
                                self.max_tries - 1, wait)
                 time.sleep(wait)
 
-    def parse_json(self, response: requests.Response, what: str, attempts: int = 1) -> t.Any:
+    def parse_json(self, response: requests.Response, what: str, attempts: int = 1,
+                   decode: t.Callable[[bytes], t.Any] | None = None) -> t.Any:
         ensure_json_api(response, what, self.base_url)
         try:
-            return decode_json(response.content)
+            return (decode or decode_json)(response.content)
         except msgspec.DecodeError as exc:
             kind = ("truncated JSON" if "truncated" in str(exc).lower()
                     else "a body that is not valid JSON")

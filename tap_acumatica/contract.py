@@ -329,11 +329,11 @@ def normalize_datetime(text: str | None) -> str | None:
 Converter = t.Callable[[t.Any], t.Any]
 
 
-def _unwrap(value: t.Any) -> t.Any:
+def unwrap(value: t.Any) -> t.Any:
     return value.get("value") if isinstance(value, dict) else value
 
 
-def _unwrap_datetime(value: t.Any) -> t.Any:
+def unwrap_datetime(value: t.Any) -> t.Any:
     inner = value.get("value") if isinstance(value, dict) else value
     return normalize_datetime(inner) if isinstance(inner, str) else None
 
@@ -355,23 +355,7 @@ def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any
     collections, objects are linked entities, everything else is unwrapped.
     Keys not in the schema are dropped.
     """
-    plan: dict[str, Converter] = {}
-    customs: dict[tuple[str, str], tuple[str, Converter]] = {}
-    for name, prop in schema.get("properties", {}).items():
-        source = custom_source(name)
-        if source is not None:
-            convert = _unwrap_datetime if prop.get("format") == "date-time" else _unwrap
-            customs[source] = (name, convert)
-        elif name in ("id", "rowNumber", "files"):
-            plan[name] = _plain
-        elif _is_type(prop, "array"):
-            plan[name] = _list_converter(compile_schema(prop.get("items", {})))
-        elif _is_type(prop, "object"):
-            plan[name] = _object_converter(compile_schema(prop))
-        elif prop.get("format") == "date-time":
-            plan[name] = _unwrap_datetime
-        else:
-            plan[name] = _unwrap
+    plan, customs = compile_plan(schema)
 
     def transform(raw: dict[str, t.Any]) -> dict[str, t.Any]:
         out: dict[str, t.Any] = {}
@@ -380,10 +364,36 @@ def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any
             if convert is not None:
                 out[key] = convert(value)
             elif key == "custom" and customs and value:
-                _flatten_custom(value, customs, out)
+                flatten_custom(value, customs, out)
         return out
 
     return transform
+
+
+CustomPlan = dict[tuple[str, str], tuple[str, Converter]]
+
+
+def compile_plan(schema: t.Mapping[str, t.Any]) -> tuple[dict[str, Converter], CustomPlan]:
+    """Per raw key, the converter of its value; per ``(view, field)`` of ``custom``, the
+    flat property it becomes and its converter. Shared by both record decoders."""
+    plan: dict[str, Converter] = {}
+    customs: CustomPlan = {}
+    for name, prop in schema.get("properties", {}).items():
+        source = custom_source(name)
+        if source is not None:
+            convert = unwrap_datetime if prop.get("format") == "date-time" else unwrap
+            customs[source] = (name, convert)
+        elif name in ("id", "rowNumber", "files"):
+            plan[name] = _plain
+        elif _is_type(prop, "array"):
+            plan[name] = _list_converter(compile_schema(prop.get("items", {})))
+        elif _is_type(prop, "object"):
+            plan[name] = _object_converter(compile_schema(prop))
+        elif prop.get("format") == "date-time":
+            plan[name] = unwrap_datetime
+        else:
+            plan[name] = unwrap
+    return plan, customs
 
 
 def selected_schema(schema: t.Mapping[str, t.Any], selected: t.Callable[[tuple[str, ...]], bool],
@@ -407,7 +417,7 @@ def selected_schema(schema: t.Mapping[str, t.Any], selected: t.Callable[[tuple[s
     return out
 
 
-def _flatten_custom(custom: t.Mapping[str, t.Any],
+def flatten_custom(custom: t.Mapping[str, t.Any],
                     customs: t.Mapping[tuple[str, str], tuple[str, Converter]],
                     out: dict[str, t.Any]) -> None:
     for view, fields in custom.items():

@@ -18,6 +18,7 @@ from tap_acumatica.errors import (
     AcumaticaResponseError,
     OptimizationError,
 )
+from tap_acumatica.records import ListDecoder
 from tap_acumatica.streams import MAX_QUERY_LENGTH, AcumaticaStream, Record
 
 if t.TYPE_CHECKING:
@@ -54,6 +55,7 @@ class EntityStream(AcumaticaStream):
         super().__init__(tap, name, schema, replication_key=replication_key,
                          primary_keys=["id"])
         self._compiled: t.Callable[[dict[str, t.Any]], dict[str, t.Any]] | None = None
+        self._list_decoders: tuple[ListDecoder, ListDecoder] | None = None
         self._query_cache: dict[bool, Options] = {}
         self._off_by_default = set(deselected_by_default)
         #: Top-level fields the server refused to list; read per record from then on.
@@ -70,8 +72,22 @@ class EntityStream(AcumaticaStream):
             self.records_pruned = True
         return self._compiled
 
+    @property
+    def _decoders(self) -> tuple[ListDecoder, ListDecoder]:
+        """Typed list decoders: records of the selected schema, and census rows (the
+        stamp alone, as sent: the census parses it to milliseconds itself)."""
+        if self._list_decoders is None:
+            _ = self._transform  # compiles the selected schema
+            stamp = {"type": ["string", "null"]}
+            self._list_decoders = (
+                ListDecoder(selected_schema(self.schema, self.mask.__getitem__)),
+                ListDecoder({"properties": {str(self.replication_key): stamp}}),
+            )
+        return self._list_decoders
+
     def apply_catalog(self, catalog: singer.Catalog) -> None:
         super().apply_catalog(catalog)
+        self._list_decoders = None
         self._compiled = None  # the selection may have changed: compile again
         self.records_pruned = False
         self._query_cache.clear()
@@ -157,13 +173,12 @@ class EntityStream(AcumaticaStream):
         what = f"{self.name} list" + (f" ({filter_expr})" if filter_expr else "") + \
             (f" $skip={skip}" if skip else "")
         if census:
-            key = str(self.replication_key)
-            rows = self._get_list({**base, **self.query_options(census=True)}, what)
-            return [{key: (r.get(key) or {}).get("value")} for r in rows if isinstance(r, dict)]
+            return self._get_list({**base, **self.query_options(census=True)}, what,
+                                  decode=self._decoders[1].decode)
         options = self._without(self.query_options(), self._per_record)
         while True:
             try:
-                rows = self._get_wide(base, options, what)
+                records = self._get_records(base, options, what)
                 break
             except OptimizationError as exc:
                 blamed = {f.split(".")[0].split("/")[0] for f in exc.fields} - self._per_record
@@ -177,13 +192,21 @@ class EntityStream(AcumaticaStream):
                     "them" if len(blamed) > 1 else "it")
                 self._per_record |= blamed
                 options = self._without(self.query_options(), self._per_record)
-        records = [self._transform(r) for r in rows]
         if self._per_record:
             self._complete_per_record(records)
         return records
 
-    def _get_list(self, params: t.Mapping[str, t.Any], what: str) -> list[t.Any]:
-        data = self.client.get_json(self.client.url(self.path), params=params, what=what)
+    def _get_records(self, base: dict[str, t.Any], options: Options,
+                     what: str) -> list[Record]:
+        if len(_split_list(options.get("$custom", ""))) < 2:
+            return self._get_list({**base, **options}, what, decode=self._decoders[0].decode)
+        # A wide $custom may have to be split and merged on the raw rows: the generic way.
+        return [self._transform(r) for r in self._get_wide(base, options, what)]
+
+    def _get_list(self, params: t.Mapping[str, t.Any], what: str,
+                  decode: t.Callable[[bytes], t.Any] | None = None) -> list[t.Any]:
+        data = self.client.get_json(self.client.url(self.path), params=params, what=what,
+                                    decode=decode)
         if not isinstance(data, list):
             raise AcumaticaResponseError(
                 f"{what}: expected a JSON array of records, got {type(data).__name__}."
