@@ -423,3 +423,48 @@ def test_every_top_level_entity_lists_with_everything_expanded(sim, api, version
         assert len(records) == 2
         for name in expandable:
             assert name in records[0], (entity, name)
+
+
+def test_render_workers_answer_byte_identical_bodies(sim, api) -> None:
+    """``render_workers`` (the benchmark's multi-core server) changes who renders, not what."""
+    url = sim.url + f"entity/Default/{V20}/SalesOrder"
+    rows = api.get(url, params={"$top": 200}).json()
+    key = next(k for k in rows[0] if k.startswith("LastModified"))
+    middle = sorted(r[key]["value"] for r in rows)[100]
+    custom = next(f"{view}.{name}" for view, fields in api.get(url + "/$adHocSchema").json()
+                  ["custom"].items() for name in fields)
+    queries = [
+        {"$top": 50, "$skip": 20},
+        {"$expand": "Details", "$filter": f"{key} le datetimeoffset'{middle}'"},
+        {"$select": f"OrderNbr,{key}", "$top": 5, "$custom": custom},
+    ]
+
+    def bodies() -> list[bytes]:
+        out = []
+        for params in queries:
+            for encoding in ("gzip", "identity"):
+                resp = api.get(url, params=params, headers={"Accept-Encoding": encoding},
+                               stream=True)
+                assert resp.status_code == 200, resp.text
+                raw = resp.raw.read()
+                if resp.headers.get("Content-Encoding") == "gzip":
+                    raw = gzip.decompress(raw)
+                out.append(raw)
+        return out
+
+    in_process = bodies()
+    sim.control.reset(render_workers=2)
+    try:
+        api.post(sim.url + "entity/auth/login", json={
+            "name": "admin", "password": sim.credentials["password"], "tenant": "Company"})
+        assert bodies() == in_process
+        # Changed and inserted rows (versions, stamps) too: the worker's page equals the
+        # ground truth, which the server renders in-process.
+        sim.control.mutate("SalesOrder", update=30, insert=3)
+        listed = api.get(url, headers={"Accept-Encoding": "identity"}).content
+        truth = requests.get(f"{sim.url}__control/truth/SalesOrder",
+                             params={"version": V20}, timeout=60).content
+        assert listed == truth
+        assert sim.control.counters()["pages_rendered_by_workers"] == len(queries) * 2 + 1
+    finally:
+        sim.control.reset()

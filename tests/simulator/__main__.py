@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 
+from . import renderpool
 from .server import serve
 from .state import DEFAULTS, Simulator
 
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     server.shutdown()
+    renderpool.shutdown()
     return 0
 
 

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
+from . import renderpool
 from .filtering import FilterSyntaxError, parse_filter
 from .render import RequestError
 from .state import Simulator
@@ -212,9 +213,18 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
             return invalid_request(f"The field '{unknown[0]}' of the entity {entity} "
                                    "cannot be used in $filter: it is not found.")
     page = _select_rows(sim, renderer, filt, skip, top)
+    sim.counters.incr("records_served", len(page))
+    workers = int(sim.options["render_workers"])
+    if workers > 0 and page:
+        opts = sim.options
+        world = (opts["seed"], tuple(opts["timezone_offsets"]), opts["instance_path"])
+        gzipped = "gzip" in req.headers.get("accept-encoding", "")
+        body = renderpool.render_list(workers, world, version, entity,
+                                      (select, expand, custom), page, gzipped)
+        sim.counters.incr("pages_rendered_by_workers")
+        return Response(200, body, content_encoding="gzip" if gzipped else None)
     plan = renderer.plan(select, expand, custom)
     body = _render(sim, renderer, plan, page, (version, entity, plan.serial))
-    sim.counters.incr("records_served", len(page))
     return Response(200, body)
 
 

@@ -174,7 +174,10 @@ class Handler(BaseHTTPRequestHandler):
         if response.content_type:
             headers.append(("Content-Type", response.content_type))
         accept = self.headers.get("Accept-Encoding", "")
-        if len(body) > 512 and "gzip" in accept and response.content_type:
+        if response.content_encoding:
+            headers.append(("Content-Encoding", response.content_encoding))
+            headers.append(("Vary", "Accept-Encoding"))
+        elif len(body) > 512 and "gzip" in accept and response.content_type:
             body = gzip.compress(body, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))
             headers.append(("Vary", "Accept-Encoding"))

@@ -41,6 +41,9 @@ DEFAULTS: dict = {
     "odata_sizes": None,
     "odata_forbidden": [],
     "row_cache_mb": 64,
+    # List pages rendered by this many worker processes (0: in the server's threads), so
+    # concurrent requests do not queue on one GIL as they would not on a real server.
+    "render_workers": 0,
 }
 
 # Kinds that count as "data requests": faults hit them, max_in_flight measures them.

@@ -35,6 +35,7 @@ class Response:
     content_type: str | None = "application/json; charset=utf-8"
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False  # close the connection without answering
+    content_encoding: str | None = None  # body already encoded (gzip) by a render worker
     after: object = None  # callable run once the body is rendered, before it is sent
 
 
