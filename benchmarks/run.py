@@ -18,7 +18,10 @@ repetitions (medians reported):
     and a ``--catalog`` sync whose swagger request count must be 0.
 
 Before every timed run the simulator is reset (fresh data, caches and counters) and warmed
-with one request, so every run sees the same server.
+with one request, so every run sees the same server. List pages are rendered by
+``--render-workers`` simulator processes (default 2): a real Acumatica answers concurrent
+requests on several cores, while the simulator's own threads share one GIL. The
+"simulator CPU" columns include those workers.
 """
 
 from __future__ import annotations
@@ -77,8 +80,20 @@ def _sink(stream: t.IO[bytes], counted: list[int]) -> None:
 
 
 def _proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of ``pid`` and its live descendants (the simulator's render workers)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return total
+    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        total += sum(_proc_cpu(int(child)) for child in children)
+    return total
 
 
 def child_env() -> dict[str, str]:
@@ -119,9 +134,10 @@ class Bench:
 
     # Simulator ------------------------------------------------------------------------------
 
-    def fresh(self, records: int, latency_ms: int = 0) -> None:
+    def fresh(self, records: int, latency_ms: int = 0, render_workers: int | None = None) -> None:
         """Reset the simulator (data, caches, counters), set faults, warm it up."""
-        self.sim.control.reset(sizes={ENTITY: records})
+        workers = self.args.render_workers if render_workers is None else render_workers
+        self.sim.control.reset(sizes={ENTITY: records}, render_workers=workers)
         self._warm_page()  # builds the entity's rows (first access) outside the timing
         self.sim.control.faults(**({"latency_ms": latency_ms} if latency_ms else {}))
 
@@ -172,8 +188,9 @@ class Bench:
             "--password", creds["password"], "--company", creds["company"],
         ], self.sim, self.log)
 
-    def tap(self, records: int, concurrency: int, latency_ms: int = 0) -> Run:
-        self.fresh(records, latency_ms)
+    def tap(self, records: int, concurrency: int, latency_ms: int = 0,
+            render_workers: int | None = None) -> Run:
+        self.fresh(records, latency_ms, render_workers)
         config = self.config(max_concurrent_requests=concurrency)
         return run_child(f"tap c={concurrency}", [
             TAP, "--config", str(config), "--catalog", str(self.catalog(ENTITY)),
@@ -222,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions (default 3)")
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--render-workers", type=int, default=2,
+                        help="simulator processes rendering list pages (0: the simulator's "
+                             "own threads, all on one GIL)")
     parser.add_argument("--output", help="also write the markdown report to this file")
     args = parser.parse_args(argv)
     records = args.records or (5_000 if args.quick else 100_000)
@@ -239,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"# tap-acumatica benchmark{' (--quick)' if args.quick else ''}")
     say()
     say(f"Machine: {machine()}. Load average at start: {load()}.")
-    say(f"Entity {ENTITY} ({VERSION}), page_size 1000, {reps} repetition(s), medians.")
+    say(f"Entity {ENTITY} ({VERSION}), page_size 1000, {reps} repetition(s), medians. "
+        f"Simulator render workers: {args.render_workers}.")
     say()
     with tempfile.TemporaryDirectory(prefix="tap-acumatica-bench-") as tmp, \
             SimulatorProcess(sizes={ENTITY: records}, versions=[VERSION],
@@ -283,16 +304,26 @@ def main(argv: list[str] | None = None) -> int:
         _check_count("tap", b_tap, latency_records)
         b_ratio = rate(latency_records, b_tap) / rate(latency_records, b_base)
         in_flight = max(r.counters.get("max_in_flight", 0) for r in b_tap)
+        b_rows = [("baseline (sequential)", b_base), (f"tap c={conc}", b_tap)]
+        if args.render_workers:  # for the record: the simulator rendering on one GIL
+            one_gil = [bench.tap(latency_records, conc, args.latency_ms, render_workers=0)
+                       for _ in range(reps)]
+            _check_count("tap (one GIL)", one_gil, latency_records)
+            b_rows.append((f"tap c={conc}, simulator without render workers", one_gil))
         say(f"## (b) {latency_records:,} records, {args.latency_ms} ms latency per request")
         say()
-        say("| run | records/s (median) | wall s (runs) | list requests | max in flight |")
-        say("|---|---|---|---|---|")
-        for label, runs in (("baseline (sequential)", b_base), (f"tap c={conc}", b_tap)):
-            say(f"| {label} | {rate(latency_records, runs):,.0f} | "
+        say("| run | records/s (median) | wall s (runs) | CPU s | simulator CPU s | "
+            "list requests | max in flight | ratio vs baseline |")
+        say("|---|---|---|---|---|---|---|---|")
+        b_rate = rate(latency_records, b_base)
+        for label, runs in b_rows:
+            r = rate(latency_records, runs)
+            say(f"| {label} | {r:,.0f} | "
                 f"{median([x.wall for x in runs]):.2f} "
                 f"({', '.join(f'{x.wall:.2f}' for x in runs)}) | "
-                f"{_list_requests(runs[-1])} | "
-                f"{max(x.counters.get('max_in_flight', 0) for x in runs)} |")
+                f"{median([x.cpu for x in runs]):.2f} | {median([x.sim_cpu for x in runs]):.2f}"
+                f" | {_list_requests(runs[-1])} | "
+                f"{max(x.counters.get('max_in_flight', 0) for x in runs)} | {r / b_rate:.2f} |")
         say()
         say(f"Target (b) tap >= 3 x sequential baseline with max_concurrent_requests={conc}: "
             f"{b_ratio:.2f} -> {'MET' if b_ratio >= 3 else 'NOT MET'}; max in flight "
