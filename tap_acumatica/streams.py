@@ -16,6 +16,8 @@ Subclasses say how to fetch one request (:meth:`fetch`) and what identifies a ro
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 import time
 import typing as t
 from collections import deque
@@ -28,7 +30,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_acumatica.contract import UNIX_EPOCH, UTC, format_utc, parse_datetime, stamp_ms
-from tap_acumatica.errors import AcumaticaAPIError
+from tap_acumatica.errors import AcumaticaAPIError, AcumaticaError
 from tap_acumatica.filters import window_filter
 from tap_acumatica.settings import parse_start_date
 from tap_acumatica.windows import EPOCH, RESOLUTION, Window, WindowPlanner, truncate_ms
@@ -190,6 +192,15 @@ class AcumaticaStream(RESTStream):
         state["replication_key_value"] = format_utc(value)
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO,
+            **kwargs: t.Any) -> None:
+        """The SDK logs "An unhandled error occurred while syncing" at ERROR whatever the
+        failure. An expected Acumatica error ends as one clear line from the CLI, so for
+        those that extra line goes to DEBUG; anything else (a bug) still logs at ERROR."""
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], AcumaticaError):
+            level = logging.DEBUG
+        super().log(message, *args, level=level, **kwargs)
 
     # Reading ------------------------------------------------------------------------------
 

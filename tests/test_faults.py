@@ -85,6 +85,8 @@ def assert_one_clear_error(run: tapkit.TapRun, *phrases: str) -> str:
     lines = error_lines(run)
     assert len(lines) == 1, run.stderr[-3000:]
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    # No other line at ERROR level (e.g. the SDK's "An unhandled error occurred").
+    assert "| ERROR " not in run.stderr, run.stderr[-3000:]
     assert lines[0] == run.stderr.rstrip("\n").splitlines()[-1]
     for phrase in phrases:
         assert phrase in lines[0], lines[0]
