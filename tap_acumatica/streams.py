@@ -222,6 +222,11 @@ class AcumaticaStream(RESTStream):
     def snapshot_end(self) -> dt.datetime:
         """The run's fixed upper bound: the server's clock minus ``settle_seconds``."""
         self.client.open()
+        if self.client.server_date is None:
+            # Nothing answered yet (HTTP Basic for OData, an access token given as is):
+            # ask for one row, so the end comes from the server's clock. A local clock
+            # ahead of the server's would put the bookmark past rows not yet written.
+            self.fetch(filter_expr=None, top=1, skip=0)
         now = self.client.server_date or time.time()
         settle = self.config.get("settle_seconds")
         settle = 30 if settle is None else int(settle)

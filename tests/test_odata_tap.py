@@ -261,6 +261,34 @@ def test_incremental_second_run_reads_only_changes(sim: SimulatorProcess, family
     assert third.count(STAMPED) == 0
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_snapshot_end_follows_the_server_clock_not_ours(family: str) -> None:
+    """HTTP Basic needs no sign-in request, yet the run's end must come from the server.
+
+    The ERP's clock is an hour behind this machine's: a snapshot end taken from the local
+    clock would put the bookmark an hour ahead of the server, and rows changed after the
+    run (stamped by the server's clock, before that bookmark) would never be read.
+    """
+    with SimulatorProcess(seed=11, clock_offset_seconds=-3600) as behind:
+        config = config_for(behind, family, inquiries=[STAMPED],
+                            inquiry_replication_keys={STAMPED: "LastModifiedOn"})
+        catalog = tapkit.select(tapkit.discover(config), [STAMPED])
+        first = tapkit.run_tap(config, catalog=catalog)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert first.last_state is not None
+        bookmark = first.last_state["bookmarks"][STAMPED]["replication_key_value"]
+        server_now = behind.control.clock()["now"]
+        assert bookmark <= tapkit.utc_text(server_now)
+        changed = behind.control.mutate_odata(STAMPED, update=5, insert=2)
+        time.sleep(1.2)  # the run's end comes from the Date header (whole seconds)
+        second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
+        assert second.returncode == 0, second.stderr[-3000:]
+        want = {(k["OrderType"], k["OrderNbr"])
+                for k in changed["updated"] + changed["inserted"]}
+        got = {(r["OrderType"], r["OrderNbr"]) for r in second.records.get(STAMPED, [])}
+        assert got == want
+
+
 # --- errors, auth, ordering --------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import control, oauth, rest
-from .state import DATA_KINDS, Simulator
+from .state import DATA_KINDS, Simulator, server_time
 from .swagger import contract
 from .wire import (
     LOGIN_PAGE,
@@ -58,6 +58,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, on the ERP's clock (``clock_offset_seconds``)."""
+        return super().date_time_string(server_time() if timestamp is None else timestamp)
 
     def log_message(self, format: str, *args) -> None:
         """Quiet: the tests read counters, not logs."""

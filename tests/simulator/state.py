@@ -44,6 +44,7 @@ DEFAULTS: dict = {
     # List pages rendered by this many worker processes (0: in the server's threads), so
     # concurrent requests do not queue on one GIL as they would not on a real server.
     "render_workers": 0,
+    "clock_offset_seconds": 0,
 }
 
 # Kinds that count as "data requests": faults hit them, max_in_flight measures them.
@@ -133,8 +134,17 @@ class Faults:
         return None
 
 
+#: The ERP's clock minus the real one (``clock_offset_seconds``): a client machine whose
+#: clock is off sees the server's Date headers and stamps this far from its own clock.
+CLOCK_OFFSET = [0.0]
+
+
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.fromtimestamp(server_time(), timezone.utc)
+
+
+def server_time() -> float:
+    return time.time() + CLOCK_OFFSET[0]
 
 
 def now_ms() -> int:
@@ -155,6 +165,7 @@ class Simulator:
 
         with self.lock:
             self.options = normalise_options(options)
+            CLOCK_OFFSET[0] = float(self.options["clock_offset_seconds"])
             self.counters = Counters()
             self.faults = Faults()
             #: The latest requests (kind, method, path, query): lets tests check what a
