@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import json
 import signal
 import tempfile
 import time
+import typing as t
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -31,6 +33,14 @@ def config_for(sim: SimulatorProcess, **extra: object) -> dict:
     }
     config.update(extra)
     return config
+
+
+@contextlib.contextmanager
+def customers(size: int, **extra: object) -> t.Iterator[tuple[SimulatorProcess, dict, dict]]:
+    """A simulator holding ``size`` Customers, a config for it and a catalog selecting them."""
+    with SimulatorProcess(sizes={"Customer": size}, default_size=5) as sim:
+        config = config_for(sim, entities=["Customer"], **extra)
+        yield sim, config, tapkit.select(tapkit.discover(config), ["Customer"])
 
 
 def truth(sim: SimulatorProcess, entity: str, expand: str = "") -> list[dict]:
@@ -141,9 +151,7 @@ def test_full_table_entity_pages_everything(sim: SimulatorProcess) -> None:
 
 
 def test_incremental_second_run_reads_only_changes() -> None:
-    with SimulatorProcess(sizes={"Customer": 2500}, default_size=5) as sim:
-        config = config_for(sim, entities=["Customer"])
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    with customers(2500) as (sim, config, catalog):
         first = tapkit.run_tap(config, catalog=catalog)
         assert first.returncode == 0, first.stderr[-2000:]
         assert first.count("Customer") == 2500
@@ -160,9 +168,7 @@ def test_incremental_second_run_reads_only_changes() -> None:
 
 
 def test_settle_seconds_leaves_very_recent_changes_for_the_next_run() -> None:
-    with SimulatorProcess(sizes={"Customer": 50}, default_size=5) as sim:
-        config = config_for(sim, entities=["Customer"], settle_seconds=600)
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    with customers(50, settle_seconds=600) as (sim, config, catalog):
         first = tapkit.run_tap(config, catalog=catalog)
         sim.control.mutate("Customer", update=2)
         after_second_boundary()
@@ -192,9 +198,7 @@ def latest_versions_all_emitted(sim: SimulatorProcess, runs: list[tapkit.TapRun]
 def test_live_mutation_between_pages_loses_nothing() -> None:
     # 6000 rows: the simulator puts >1000 rows on one stamp (a bulk import), so this also
     # exercises the window that must be paged.
-    with SimulatorProcess(sizes={"Customer": 6000}, default_size=5) as sim:
-        config = config_for(sim, entities=["Customer"], page_size=500)
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    with customers(6000, page_size=500) as (sim, config, catalog):
         sim.control.faults(live_mutation={"entity": "Customer", "every": 1, "update": 5,
                                           "insert": 2})
         first = tapkit.run_tap(config, catalog=catalog)
@@ -212,9 +216,7 @@ def test_live_mutation_between_pages_loses_nothing() -> None:
 
 
 def test_kill_and_resume_from_last_state_loses_nothing() -> None:
-    with SimulatorProcess(sizes={"Customer": 4000}, default_size=5) as sim:
-        config = config_for(sim, entities=["Customer"], page_size=250)
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    with customers(4000, page_size=250) as (sim, config, catalog):
         sim.control.faults(latency_ms=15, only_kinds=["list"])
         runs: list[tapkit.TapRun] = []
         state = None
@@ -241,9 +243,7 @@ def test_kill_and_resume_from_last_state_loses_nothing() -> None:
 
 
 def test_session_expiry_mid_stream_relogs_in_once_and_continues() -> None:
-    with SimulatorProcess(sizes={"Customer": 3000}, default_size=5) as sim:
-        config = config_for(sim, entities=["Customer"], page_size=200)
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    with customers(3000, page_size=200) as (sim, config, catalog):
         sim.control.faults(latency_ms=20, only_kinds=["list"])
         with tempfile.TemporaryDirectory() as tmp:
             running = tapkit.Running(config, catalog, Path(tmp))
@@ -258,9 +258,7 @@ def test_session_expiry_mid_stream_relogs_in_once_and_continues() -> None:
 
 
 def test_logout_after_failure() -> None:
-    with SimulatorProcess(sizes={"Customer": 100}, default_size=5) as sim:
-        config = config_for(sim, entities=["Customer"], max_retries=2)
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    with customers(100, max_retries=2) as (sim, config, catalog):
         sim.control.faults(rate_5xx=1.0, status_5xx=503, only_kinds=["list"])
         run = tapkit.run_tap(config, catalog=catalog)
         assert run.returncode == 1
@@ -270,9 +268,7 @@ def test_logout_after_failure() -> None:
 
 
 def test_logout_after_sigterm() -> None:
-    with SimulatorProcess(sizes={"Customer": 3000}, default_size=5) as sim:
-        config = config_for(sim, entities=["Customer"], page_size=100)
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    with customers(3000, page_size=100) as (sim, config, catalog):
         sim.control.faults(latency_ms=50, only_kinds=["list"])
         with tempfile.TemporaryDirectory() as tmp:
             running = tapkit.Running(config, catalog, Path(tmp))
