@@ -296,9 +296,10 @@ def run(argv: t.Sequence[str] | None = None) -> int:
                     "The server issued no refresh token: add 'offline_access' to 'oauth_scope' "
                     "and allow it on the Connected Application (SM303010), then run "
                     f"{PROG} again.")
-            store.save(**base, refresh_token=token.refresh_token,
-                       issued_at=issued.isoformat(timespec="seconds"), scope=scope,
-                       config_token_sha256=_sha256(previous) if previous else None)
+            with store.locked():  # not while a run is rotating the token it replaces
+                store.save(**base, refresh_token=token.refresh_token,
+                           issued_at=issued.isoformat(timespec="seconds"), scope=scope,
+                           config_token_sha256=_sha256(previous) if previous else None)
             _say(f"Refresh token stored in {store.path}.")
             _say("Run the tap with auth_scheme OAuth and this config (oauth_refresh_token may "
                  "stay empty); each run keeps the rotated refresh token in that file.")
@@ -312,8 +313,9 @@ def run(argv: t.Sequence[str] | None = None) -> int:
             except ValueError:
                 lifetime = 3600.0
             expires = issued + dt.timedelta(seconds=lifetime)
-            store.save(**base, access_token=access,
-                       access_token_expires_at=expires.isoformat(timespec="seconds"))
+            with store.locked():
+                store.save(**base, access_token=access,
+                           access_token_expires_at=expires.isoformat(timespec="seconds"))
             _say(f"Access token stored in {store.path}; it expires at "
                  f"{expires.isoformat(timespec='seconds')}.")
             _say("Run the tap with auth_scheme OAuthImplicit and this config, or put the token "

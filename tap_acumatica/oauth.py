@@ -11,7 +11,9 @@ the life cycle of :class:`~tap_acumatica.auth.AcumaticaAuth`:
 
 Refresh tokens rotate: each refresh returns a new one and kills the old one, so the newest is
 kept in memory and, for ``OAuth``, written at once (atomically, mode 0600) to the token file
-(:class:`TokenStore`), which the next run reads. Token calls never log their form; every
+(:class:`TokenStore`), which the next run reads. Refreshes happen under a lock on that file,
+from the newest token in it, so runs sharing the file take turns instead of killing each
+other's tokens. Token calls never log their form; every
 token the run holds is returned by ``secrets()`` so the client's redactor removes it.
 """
 
@@ -46,6 +48,14 @@ DEFAULT_SCOPE = "api offline_access"
 HELPER = "tap-acumatica-auth"
 #: Refresh this long before expiry at most (the margin is 10 % of shorter lifetimes).
 MAX_MARGIN_SECONDS = 60.0
+#: How long a run waits for another one refreshing from the same token file.
+LOCK_TIMEOUT_SECONDS = 300.0
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
 
 
 def _now_text() -> str:
@@ -120,6 +130,30 @@ class TokenStore:
                 "could not be saved. Set 'oauth_token_file' to a writable path."
             )
 
+    @contextlib.contextmanager
+    def locked(self, timeout: float = LOCK_TIMEOUT_SECONDS) -> t.Iterator[None]:
+        """Hold an exclusive lock on the token file across processes (``<file>.lock``).
+
+        Runs sharing one token file (schedules that overlap) refresh one at a time, each
+        from the newest token in the file; a token used by one run is dead for the other.
+        The OS releases the lock if the holder dies, so a killed run cannot wedge the next.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a+b") as handle:
+            deadline = time.monotonic() + timeout
+            while not _try_lock(handle.fileno()):
+                if time.monotonic() > deadline:
+                    raise AcumaticaAuthError(
+                        f"OAuth: another run has held the lock on the token file {self.path} "
+                        f"for over {timeout:.0f}s; is a run stuck? Stop it and try again."
+                    )
+                time.sleep(0.05)
+            try:
+                yield
+            finally:
+                _unlock(handle.fileno())
+
     def save(self, **fields: t.Any) -> None:
         """Merge ``fields`` into the file: temp file (0600) + fsync + atomic rename."""
         data = self.load()
@@ -139,6 +173,26 @@ class TokenStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # Windows
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        else:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 
 # Token calls ---------------------------------------------------------------------------------
@@ -366,22 +420,27 @@ class OAuthRefresh(BearerAuth):
         self.config_token = str(config.get("oauth_refresh_token") or "") or None
         self._candidates: list[tuple[str, str]] | None = None  # (token, where it came from)
 
+    def _file_token(self) -> tuple[str, str, bool] | None:
+        """The file's refresh token, where it came from, and whether it descends from the
+        config's token (or the config has none); None when the file holds none for us."""
+        stored = self.store.load()
+        file_token = stored.get("refresh_token")
+        if not file_token or (stored.get("client_id") and
+                              stored.get("client_id") != self.client_id):
+            return None
+        issued = stored.get("issued_at") or "unknown time"
+        descends = (self.config_token is None or file_token == self.config_token
+                    or stored.get("config_token_sha256") == _sha256(self.config_token))
+        return str(file_token), f"the token file {self.store.path} (issued {issued})", descends
+
     def candidates(self) -> list[tuple[str, str]]:
         """Refresh tokens to try, newest first: the file's (when it descends from the
         config's token, or the config has none), then the config's."""
-        stored = self.store.load()
-        file_token = stored.get("refresh_token")
-        valid_file = bool(file_token) and (
-            not stored.get("client_id") or stored.get("client_id") == self.client_id
-        )
-        issued = stored.get("issued_at") or "unknown time"
-        where_file = f"the token file {self.store.path} (issued {issued})"
+        in_file = self._file_token()
+        valid_file = in_file is not None
+        file_token, where_file = (in_file[0], in_file[1]) if in_file else (None, "")
         found: list[tuple[str, str]] = []
-        if valid_file and (
-            self.config_token is None
-            or file_token == self.config_token
-            or stored.get("config_token_sha256") == _sha256(self.config_token)
-        ):
+        if in_file is not None and in_file[2]:
             found.append((str(file_token), where_file))
         if self.config_token and all(tok != self.config_token for tok, _ in found):
             found.append((self.config_token, "the setting 'oauth_refresh_token'"))
@@ -406,10 +465,20 @@ class OAuthRefresh(BearerAuth):
             ) from None
 
     def _renew(self, client: AcumaticaClient) -> None:
+        with self.store.locked():
+            self._renew_locked(client)
+
+    def _renew_locked(self, client: AcumaticaClient) -> None:
         first = not self.refresh_token
-        if not first:  # a token this run obtained: no other candidate is newer
+        if not first:
             assert self.refresh_token is not None
             candidates = [(self.refresh_token, "the refresh token obtained during this run")]
+            # Another run sharing the file may have rotated past our token: the file
+            # (written under this lock) holds the newest of the chain.
+            in_file = self._file_token()
+            if in_file is not None and in_file[2] and in_file[0] != self.refresh_token:
+                self._remember(in_file[0])
+                candidates.insert(0, (in_file[0], in_file[1]))
         else:
             candidates = self.candidates()
             if not candidates:

@@ -225,6 +225,36 @@ def test_refresh_token_rotation_across_two_runs(sim, catalog, tmp):
         assert_no_secrets(run, first, second, third, config["oauth_client_secret"])
 
 
+def test_concurrent_runs_share_one_token_file(sim, catalog, tmp):
+    """Two runs of one config at once (two schedules overlapping) both finish.
+
+    Each refresh rotates the token and kills the one before, so a run renewing with the
+    token it holds would fail once the other run has rotated past it. Refreshes are made
+    under a lock on the token file, from the newest token in it.
+    """
+    reset(sim, sizes={"Customer": 2000}, token_lifetime_seconds=1)
+    sim.control.faults(latency_ms=60)
+    config = oauth_config(sim, "OAuth", oauth_refresh_token=password_grant(sim)["refresh_token"],
+                          oauth_token_file=str(tmp / "tokens.json"), page_size=100)
+    procs = []
+    for number in range(2):
+        workdir = tmp / f"run{number}"
+        workdir.mkdir()
+        command = tapkit.tap_command(config, workdir, catalog=catalog)
+        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, env=tapkit.tap_env()))
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=240)
+        run = tapkit.TapRun(proc.returncode, stdout, stderr)
+        tapkit.parse_messages(stdout, run)
+        assert run.returncode == 0, stderr[-3000:]
+        assert all_ids(run) == truth_ids(sim)
+        assert "no longer valid" not in stderr
+    counters = sim.control.counters()
+    assert counters["tokens_issued"]["refresh_token"] >= 4  # both runs renewed, in turn
+    assert counters["token_failures"] == 0
+
+
 def test_stored_refresh_token_no_longer_valid(sim, catalog, tmp):
     reset(sim)
     token_file = tmp / "tokens.json"
