@@ -435,6 +435,13 @@ class InquiryStream(AcumaticaStream):
     def describe(self) -> str:
         return f"inquiry {self.name!r}"
 
+    def read_server_clock(self) -> None:
+        """GET the service document: one row of the inquiry would cost a server-side sort.
+        Only its ``Date`` header is used; a refusal shows up, explained, on the next read."""
+        self.client.request("GET", self.client.url(self.service.root(self.family)),
+                            params=self.service.base_params(self.family),
+                            what="OData service document")
+
     # Query options ------------------------------------------------------------------------------
 
     def _selected_columns(self) -> list[str] | None:

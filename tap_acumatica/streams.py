@@ -224,13 +224,17 @@ class AcumaticaStream(RESTStream):
         self.client.open()
         if self.client.server_date is None:
             # Nothing answered yet (HTTP Basic for OData, an access token given as is):
-            # ask for one row, so the end comes from the server's clock. A local clock
+            # one cheap request, so the end comes from the server's clock. A local clock
             # ahead of the server's would put the bookmark past rows not yet written.
-            self.fetch(filter_expr=None, top=1, skip=0)
+            self.read_server_clock()
         now = self.client.server_date or time.time()
         settle = self.config.get("settle_seconds")
         settle = 30 if settle is None else int(settle)
         return truncate_ms(dt.datetime.fromtimestamp(now - settle, tz=UTC))
+
+    def read_server_clock(self) -> None:
+        """Make one cheap request (its ``Date`` header sets ``client.server_date``)."""
+        self.fetch(filter_expr=None, top=1, skip=0)
 
     def _window_start(self, context: Context | None) -> dt.datetime:
         state = self.get_context_state(context)
