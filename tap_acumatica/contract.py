@@ -355,7 +355,12 @@ def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any
     collections, objects are linked entities, everything else is unwrapped.
     Keys not in the schema are dropped.
     """
-    plan, customs = compile_plan(schema)
+    return transform_from(*compile_plan(schema))
+
+
+def transform_from(plan: t.Mapping[str, Converter],
+                   customs: CustomPlan) -> t.Callable[[dict[str, t.Any]], dict]:
+    """The generic record transform of a compiled plan (see :func:`compile_plan`)."""
 
     def transform(raw: dict[str, t.Any]) -> dict[str, t.Any]:
         out: dict[str, t.Any] = {}

@@ -7,8 +7,8 @@ instead (one Struct per entity, its top-level fields as ``Wrapped`` Structs), wh
 decodes about 2.5 times faster, skips fields nobody selected without building them, and
 unwraps by position. msgspec cannot express "``{"value": x}``, or a bare value" in one
 type, so a page that does not fit the declared shape is decoded the generic way and
-transformed by :func:`~tap_acumatica.contract.compile_schema` exactly as before: the fast
-path never changes what is emitted, only how quickly.
+transformed by the same plan's generic transform: the fast path never changes what is
+emitted, only how quickly.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import typing as t
 
 import msgspec
 
+from tap_acumatica.client import decode_json
 from tap_acumatica.contract import (
     compile_plan,
-    compile_schema,
     flatten_custom,
+    transform_from,
     unwrap,
     unwrap_datetime,
 )
@@ -46,7 +47,9 @@ class ListDecoder:
 
     def __init__(self, schema: t.Mapping[str, t.Any]) -> None:
         plan, self._customs = compile_plan(schema)
-        self._fallback = compile_schema(schema)
+        #: The generic transform of one raw record (the fallback, and for callers that
+        #: decoded a record themselves).
+        self.transform = transform_from(plan, self._customs)
         fields: list[tuple[str, t.Any, t.Any]] = []
         rename: dict[str, str] = {}
         steps: list[tuple[str, int, t.Any]] = []
@@ -68,7 +71,6 @@ class ListDecoder:
         self._steps = steps
         self._typed = msgspec.json.Decoder(list[record],  # type: ignore[valid-type]
                                            float_hook=decimal.Decimal)
-        self._generic = msgspec.json.Decoder(float_hook=decimal.Decimal)
         #: Responses that did not fit the declared shape (decoded the generic way).
         self.fallbacks = 0
 
@@ -80,11 +82,11 @@ class ListDecoder:
         try:
             rows = self._typed.decode(content)
         except msgspec.ValidationError:  # valid JSON of another shape: the generic way
-            data = self._generic.decode(content)
+            data = decode_json(content)
             self.fallbacks += 1
             if not isinstance(data, list):
                 return data
-            return [self._fallback(row) for row in data]
+            return [self.transform(row) for row in data]
         return [self._from_struct(row) for row in rows]
 
     def _from_struct(self, row: t.Any) -> dict[str, t.Any]:

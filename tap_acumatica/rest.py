@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlencode
 
-from tap_acumatica.contract import compile_schema, custom_source, selected_schema
+from tap_acumatica.contract import custom_source, selected_schema
 from tap_acumatica.errors import (
     AcumaticaAPIError,
     AcumaticaResponseError,
@@ -54,41 +54,41 @@ class EntityStream(AcumaticaStream):
                  deselected_by_default: t.Collection[str] = ()) -> None:
         super().__init__(tap, name, schema, replication_key=replication_key,
                          primary_keys=["id"])
-        self._compiled: t.Callable[[dict[str, t.Any]], dict[str, t.Any]] | None = None
-        self._list_decoders: tuple[ListDecoder, ListDecoder] | None = None
+        self._record_decoder: ListDecoder | None = None
+        self._census_decoder: ListDecoder | None = None
         self._query_cache: dict[bool, Options] = {}
         self._off_by_default = set(deselected_by_default)
         #: Top-level fields the server refused to list; read per record from then on.
         self._per_record: set[str] = set()
 
     @property
-    def _transform(self) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
-        """The record transform, compiled on first use for the *selected* properties only
-        (the catalog is applied after the stream is built), so records leave ``fetch``
-        without deselected fields and the SDK's per-record pruning is not needed."""
-        if self._compiled is None:
-            mask = self.mask
-            self._compiled = compile_schema(selected_schema(self.schema, mask.__getitem__))
+    def _decoder(self) -> ListDecoder:
+        """Records of the *selected* properties only, compiled on first use (the catalog is
+        applied after the stream is built): records leave ``fetch`` without deselected
+        fields, so the SDK's per-record pruning is not needed."""
+        if self._record_decoder is None:
+            self._record_decoder = ListDecoder(selected_schema(self.schema,
+                                                               self.mask.__getitem__))
             self.records_pruned = True
-        return self._compiled
+        return self._record_decoder
 
     @property
-    def _decoders(self) -> tuple[ListDecoder, ListDecoder]:
-        """Typed list decoders: records of the selected schema, and census rows (the
-        stamp alone, as sent: the census parses it to milliseconds itself)."""
-        if self._list_decoders is None:
-            _ = self._transform  # compiles the selected schema
+    def _transform(self) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
+        """The generic transform of one raw record (per-record reads, wide $custom)."""
+        return self._decoder.transform
+
+    @property
+    def _census_rows(self) -> ListDecoder:
+        """Census rows: the stamp alone, as sent (the census parses it itself)."""
+        if self._census_decoder is None:
             stamp = {"type": ["string", "null"]}
-            self._list_decoders = (
-                ListDecoder(selected_schema(self.schema, self.mask.__getitem__)),
-                ListDecoder({"properties": {str(self.replication_key): stamp}}),
-            )
-        return self._list_decoders
+            self._census_decoder = ListDecoder(
+                {"properties": {str(self.replication_key): stamp}})
+        return self._census_decoder
 
     def apply_catalog(self, catalog: singer.Catalog) -> None:
         super().apply_catalog(catalog)
-        self._list_decoders = None
-        self._compiled = None  # the selection may have changed: compile again
+        self._record_decoder = None  # the selection may have changed: compile again
         self.records_pruned = False
         self._query_cache.clear()
 
@@ -174,7 +174,7 @@ class EntityStream(AcumaticaStream):
             (f" $skip={skip}" if skip else "")
         if census:
             return self._get_list({**base, **self.query_options(census=True)}, what,
-                                  decode=self._decoders[1].decode)
+                                  decode=self._census_rows.decode)
         options = self._without(self.query_options(), self._per_record)
         while True:
             try:
@@ -199,7 +199,7 @@ class EntityStream(AcumaticaStream):
     def _get_records(self, base: dict[str, t.Any], options: Options,
                      what: str) -> list[Record]:
         if len(_split_list(options.get("$custom", ""))) < 2:
-            return self._get_list({**base, **options}, what, decode=self._decoders[0].decode)
+            return self._get_list({**base, **options}, what, decode=self._decoder.decode)
         # A wide $custom may have to be split and merged on the raw rows: the generic way.
         return [self._transform(r) for r in self._get_wide(base, options, what)]
 
