@@ -11,6 +11,7 @@ Retries use python-backoff (the SDK's dependency) with a wait generator that hon
 from __future__ import annotations
 
 import contextlib
+import decimal
 import logging
 import random
 import threading
@@ -38,7 +39,7 @@ from tap_acumatica.errors import (
     optimization_fields,
 )
 from tap_acumatica.logs import redact_secrets
-from tap_acumatica.settings import normalize_base_url
+from tap_acumatica.settings import SECRET_SETTINGS, normalize_base_url
 
 LOGGER = logging.getLogger("tap_acumatica.client")
 
@@ -51,7 +52,7 @@ TRANSIENT_500_WORDS = ("deadlock", "timeout", "timed out", "try again", "tempora
 PERMANENT_500_WORDS = ("invalid credentials", "does not exist", "is locked out",
                        "account is locked", "password has expired", "insufficient rights")
 
-_JSON = msgspec.json.Decoder(float_hook=__import__("decimal").Decimal)
+_JSON = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
 
 class RetryableResponse(Exception):
@@ -159,10 +160,7 @@ class AcumaticaClient:
                 "TLS certificate verification is DISABLED (verify_ssl: false); anyone on the "
                 "network path can read the credentials. Use 'ca_bundle' instead."
             )
-        self._config_secrets = [
-            str(config[k]) for k in ("password", "oauth_client_secret", "oauth_refresh_token",
-                                     "oauth_access_token") if config.get(k)
-        ]
+        self._config_secrets = [str(config[k]) for k in SECRET_SETTINGS if config.get(k)]
         self.server_date: float | None = None
         self.requests_sent = 0
         self._closing = False
@@ -277,8 +275,7 @@ class AcumaticaClient:
             except _BadJSON as exc:
                 if attempt >= self.max_tries:
                     raise AcumaticaResponseError(str(exc)) from None
-                wait = min(self.backoff_max, self.backoff_factor * (2 ** (attempt - 1)))
-                wait = wait / 2 + random.uniform(0, wait / 2)  # noqa: S311 - jitter
+                wait = self._backoff_wait(attempt - 1)
                 LOGGER.warning("%s; retry %d of %d in %.1fs.", exc, attempt,
                                self.max_tries - 1, wait)
                 time.sleep(wait)
@@ -309,6 +306,11 @@ class AcumaticaClient:
                 "base URL, including an instance path like /AcumaticaERP)."
             )
 
+    def _backoff_wait(self, attempt: int) -> float:
+        """Seconds before retry ``attempt + 1``: exponential, capped, half of it jitter."""
+        wait = min(self.backoff_max, self.backoff_factor * (2**attempt))
+        return wait / 2 + random.uniform(0, wait / 2)  # noqa: S311 - jitter
+
     def _wait_gen(self) -> t.Generator[float, t.Any, None]:
         """Exponential backoff with jitter, or the server's Retry-After when it sends one."""
         attempt = 0
@@ -318,8 +320,7 @@ class AcumaticaClient:
             if retry_after is not None:
                 wait = min(float(retry_after), 300.0)
             else:
-                wait = min(self.backoff_max, self.backoff_factor * (2**attempt))
-                wait = wait / 2 + random.uniform(0, wait / 2)  # noqa: S311 - jitter
+                wait = self._backoff_wait(attempt)
             attempt += 1
             exc = yield wait
 
