@@ -32,24 +32,17 @@ if t.TYPE_CHECKING:
 
 LOGGER = logging.getLogger("tap_acumatica.auth")
 
-LOGIN_LIMIT_HELP = (
-    "Acumatica refused the login: the licence's API seats (API Login Limit) are in use. "
-    "Sessions other clients left open expire after about 10 minutes of idleness; check "
-    "the Users (SM201010) and User Types screens for concurrent-login limits, or set "
-    "'login_limit_wait_seconds' to wait for a free seat."
-)
-
-
 def login_limit_message(server_detail: str, waited: float | None) -> str:
     """The one line a user sees when no API seat is free (after waiting, if configured)."""
-    if waited is None:
-        return f"{LOGIN_LIMIT_HELP} Server said: {server_detail}"
+    refused = "Acumatica refused the login: the licence's API seats (API Login Limit) are in use"
+    if waited is not None:
+        refused += f" and none came free within login_limit_wait_seconds ({waited:g}s)"
+    advice = ("" if waited is not None
+              else ", or set 'login_limit_wait_seconds' to wait for a free seat")
     return (
-        f"Acumatica refused the login: the licence's API seats (API Login Limit) are in use "
-        f"and none came free within login_limit_wait_seconds ({waited:g}s). Sessions other "
-        "clients left open expire after about 10 minutes of idleness; check the Users "
-        "(SM201010) and User Types screens for concurrent-login limits. Server said: "
-        f"{server_detail}"
+        f"{refused}. Sessions other clients left open expire after about 10 minutes of "
+        "idleness; check the Users (SM201010) and User Types screens for concurrent-login "
+        f"limits{advice}. Server said: {server_detail}"
     )
 
 

@@ -17,10 +17,7 @@ _base_factory = logging.getLogRecordFactory()
 
 class _RedactedRecord(logging.LogRecord):
     def getMessage(self) -> str:
-        message = super().getMessage()
-        for redact in list(_redactors):
-            message = redact(message)
-        return message
+        return redact_text(super().getMessage())
 
 
 def _factory(*args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
