@@ -77,9 +77,7 @@ def _render_list(world: tuple, version: str, entity: str, options: tuple,
         _renderers[key] = renderer
     select, expand, custom = options
     plan = renderer.plan(select, expand, custom)
-    row_id = renderer.store.row_id
-    parts = [f'{{"id":"{row_id(row)}","rowNumber":{number}'
-             + renderer.rest(plan, renderer.bits(row, row_version), row, stamp)
+    parts = [renderer.record(plan, row, row_version, stamp, number)
              for number, (row, row_version, stamp) in enumerate(page, 1)]
     body = ("[" + ",".join(parts) + "]").encode()
     return gzip.compress(body, compresslevel=1) if compress else body
