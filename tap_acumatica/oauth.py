@@ -408,6 +408,12 @@ class OAuthPassword(BearerAuth):
             self._password_grant(client)
 
 
+class _FileToken(t.NamedTuple):
+    token: str
+    where: str  # for messages: the file and when the token was issued
+    descends: bool  # from the config's token (or the config has none): the file is newer
+
+
 class OAuthRefresh(BearerAuth):
     """``auth_scheme: OAuth``: runs from a refresh token, keeps the rotated one on disk."""
 
@@ -420,34 +426,31 @@ class OAuthRefresh(BearerAuth):
         self.config_token = str(config.get("oauth_refresh_token") or "") or None
         self._candidates: list[tuple[str, str]] | None = None  # (token, where it came from)
 
-    def _file_token(self) -> tuple[str, str, bool] | None:
-        """The file's refresh token, where it came from, and whether it descends from the
-        config's token (or the config has none); None when the file holds none for us."""
+    def _file_token(self) -> _FileToken | None:
+        """The file's refresh token for this client, or None when the file holds none."""
         stored = self.store.load()
-        file_token = stored.get("refresh_token")
-        if not file_token or (stored.get("client_id") and
-                              stored.get("client_id") != self.client_id):
+        token = stored.get("refresh_token")
+        if not token or (stored.get("client_id") and stored.get("client_id") != self.client_id):
             return None
         issued = stored.get("issued_at") or "unknown time"
-        descends = (self.config_token is None or file_token == self.config_token
+        descends = (self.config_token is None or token == self.config_token
                     or stored.get("config_token_sha256") == _sha256(self.config_token))
-        return str(file_token), f"the token file {self.store.path} (issued {issued})", descends
+        return _FileToken(str(token), f"the token file {self.store.path} (issued {issued})",
+                          descends)
 
     def candidates(self) -> list[tuple[str, str]]:
         """Refresh tokens to try, newest first: the file's (when it descends from the
         config's token, or the config has none), then the config's."""
         in_file = self._file_token()
-        valid_file = in_file is not None
-        file_token, where_file = (in_file[0], in_file[1]) if in_file else (None, "")
         found: list[tuple[str, str]] = []
-        if in_file is not None and in_file[2]:
-            found.append((str(file_token), where_file))
+        if in_file is not None and in_file.descends:
+            found.append((in_file.token, in_file.where))
         if self.config_token and all(tok != self.config_token for tok, _ in found):
             found.append((self.config_token, "the setting 'oauth_refresh_token'"))
-        if valid_file and all(tok != file_token for tok, _ in found):
+        if in_file is not None and all(tok != in_file.token for tok, _ in found):
             # The config's token was changed by the user after the file was written: the
             # config's is newer, the file's is only a fallback.
-            found.append((str(file_token), where_file))
+            found.append((in_file.token, in_file.where))
         return found
 
     def _save(self, issued: str) -> None:
@@ -476,9 +479,9 @@ class OAuthRefresh(BearerAuth):
             # Another run sharing the file may have rotated past our token: the file
             # (written under this lock) holds the newest of the chain.
             in_file = self._file_token()
-            if in_file is not None and in_file[2] and in_file[0] != self.refresh_token:
-                self._remember(in_file[0])
-                candidates.insert(0, (in_file[0], in_file[1]))
+            if in_file is not None and in_file.descends and in_file.token != self.refresh_token:
+                self._remember(in_file.token)
+                candidates.insert(0, (in_file.token, in_file.where))
         else:
             candidates = self.candidates()
             if not candidates:
