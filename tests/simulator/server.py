@@ -7,7 +7,6 @@ answer the login page with 200 text/html, as a misconfigured base URL does on a 
 
 from __future__ import annotations
 
-import base64
 import gzip
 import threading
 import time
@@ -108,14 +107,17 @@ class Handler(BaseHTTPRequestHandler):
             self._send(control.handle(sim, req))
             return
         kind = classify(method, sub)
-        sim.counters.incr("requests")
-        sim.counters.incr(f"requests_by_kind.{kind}")
+        # One Counters for the whole request: a reset meanwhile swaps in new ones, and
+        # leaving the new ones would count an in-flight request that never entered them.
+        counters = sim.counters
+        counters.incr("requests")
+        counters.incr(f"requests_by_kind.{kind}")
         entry = {"kind": kind, "method": method, "path": sub, "query": req.query,
                  "start": round(time.time(), 4)}
         sim.request_log.append(entry)
         data = kind in DATA_KINDS
         if data:
-            sim.counters.enter()
+            counters.enter()
         try:
             response = self._faulted(sim, req, kind) or route(sim, req, kind)
         except Exception as exc:  # a simulator bug must still answer (and be visible)
@@ -123,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
                                   "System.Exception")
         finally:
             if data:
-                sim.counters.leave()
+                counters.leave()
         if response.after is not None:
             # The body is already rendered, so the change is not in this page; running it
             # before the send means whatever the client does next already sees it (run
@@ -205,8 +207,11 @@ def _bad_body(sim: Simulator, req: Request, kind: str, style: str) -> Response:
     if style == "text":
         return Response(200, b"Service is starting, please wait.", content_type="text/plain")
     real = route(sim, req, kind)
-    return Response(200, real.body[: max(1, len(real.body) // 2)],
-                    content_type=real.content_type, headers=list(real.headers))
+    if real.status != 200:
+        return real
+    body = gzip.decompress(real.body) if real.content_encoding == "gzip" else real.body
+    return Response(200, body[: max(1, len(body) // 2)], content_type=real.content_type,
+                    headers=list(real.headers), after=real.after)
 
 
 def classify(method: str, sub: str) -> str:
@@ -259,8 +264,7 @@ def route(sim: Simulator, req: Request, kind: str) -> Response:
         return rest.swagger(version)
     who = rest.authenticate(sim, req)
     if who is None:
-        return unauthorized(bearer=req.headers.get("authorization", "").lower()
-                            .startswith("bearer "))
+        return unauthorized(bearer=req.bearer() is not None)
     if kind == "swagger":
         return rest.swagger(version)
     entity = sim.find_entity(version, parts[3])
@@ -336,12 +340,11 @@ def odata(sim: Simulator, req: Request) -> Response:
 
 def _odata_auth(sim: Simulator, req: Request, tenant: str | None) -> bool:
     """HTTP Basic (``user`` or ``user@tenant``), a Bearer token, or a cookie session."""
-    authz = req.headers.get("authorization", "")
-    if authz.lower().startswith("basic "):
-        try:
-            user, _, password = base64.b64decode(authz[6:]).decode().partition(":")
-        except ValueError:
+    if req.headers.get("authorization", "").lower().startswith("basic "):
+        basic = req.basic()
+        if basic is None:
             return False
+        user, password = basic
         name, _, user_tenant = user.partition("@")
         if user_tenant and sim.tenant_named(user_tenant) is None:
             return False
