@@ -571,12 +571,12 @@ class ODataService:
             if is_metadata:
                 status, out_headers, body = self._metadata(family)
             else:
-                json_headers, note = self._negotiate(family, query, hdrs)
+                json_headers, note, ieee754 = self._negotiate(family, query, hdrs)
                 with self._lock:
                     if path.rstrip("/") == "":
                         body = self._service_document(family, root)
                     else:
-                        body = self._query(family, root, path, query, hdrs)
+                        body = self._query(family, root, path, query, ieee754)
                 status, out_headers = 200, json_headers
                 if note:
                     out_headers["X-Simulator-Note"] = note
@@ -639,8 +639,9 @@ class ODataService:
 
     def _negotiate(
         self, family: str, query: Mapping[str, str], hdrs: Mapping[str, str]
-    ) -> tuple[dict[str, str], str]:
-        """Pick the JSON flavour; refuse Atom/XML, which this simulator never writes."""
+    ) -> tuple[dict[str, str], str, bool]:
+        """Pick the JSON flavour (headers, a note, and whether v4 numbers are written as
+        strings: IEEE754Compatible); refuse Atom/XML, which this simulator never writes."""
         fmt = query.get("$format", "").strip().lower()
         accept = hdrs.get("accept", "").lower()
         wanted = fmt or accept
@@ -657,7 +658,7 @@ class ODataService:
             note = ("Acumatica's OData v3 answers Atom XML by default; this simulator answers "
                     "JSON. Send $format=json or Accept: application/json.")
         ieee754 = family == "v4" and "ieee754compatible=true" in wanted.replace(" ", "")
-        return self._content_type(family, ieee754), note
+        return self._content_type(family, ieee754), note, ieee754
 
     def _error(self, family: str, status: int, message: str) -> tuple[int, dict[str, str], bytes]:
         if family == "v4":
@@ -825,8 +826,7 @@ class ODataService:
                                      "is not exposed via OData or you have insufficient rights.")
 
     def _query(
-        self, family: str, root: str, path: str, query: Mapping[str, str],
-        hdrs: Mapping[str, str],
+        self, family: str, root: str, path: str, query: Mapping[str, str], ieee754: bool,
     ) -> bytes:
         for opt in query:
             if not opt.startswith("$") or opt in self._SUPPORTED:
@@ -901,9 +901,6 @@ class ODataService:
             rows.sort(key=lambda r, n=name: _sort_key(r.values[n]), reverse=desc)
         rows = rows[skip:] if top is None else rows[skip : skip + top]
 
-        ieee754 = family == "v4" and "ieee754compatible=true" in (
-            query.get("$format", "") + hdrs.get("accept", "")
-        ).lower().replace(" ", "")
         cols = tuple(c for c in inq.columns if c.name in select)
         context = root + "$metadata#" + quote(inq.title, safe="")
         if raw_select and raw_select != "*":
