@@ -84,8 +84,9 @@ def _faults(sim: Simulator, config: dict) -> Response:
         if config.get("expire_sessions"):
             sim.auth.expire_all()
             sim.counters.incr("faults_injected.expire_sessions")
-        if "odata_forbidden" in config:
-            sim.odata.set_forbidden(config["odata_forbidden"] or ())
+        # Replaces the whole config, so no key means the startup option again.
+        sim.odata.set_forbidden(config.get("odata_forbidden")
+                                or sim.options["odata_forbidden"] or ())
     return json_response(200, {"faults": faults.config})
 
 
