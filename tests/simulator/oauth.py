@@ -9,7 +9,6 @@ Errors are OAuth JSON (``{"error": "invalid_client"}``) with status 400.
 
 from __future__ import annotations
 
-import base64
 from urllib.parse import parse_qsl, urlencode
 
 from .auth import Grant
@@ -30,12 +29,11 @@ def _error(code: str, description: str | None = None) -> Response:
 def _client(sim: Simulator, form: dict, req: Request) -> tuple[str, str] | None:
     """(client_id, tenant) when the client authenticates (body or HTTP Basic)."""
     client_id, secret = form.get("client_id"), form.get("client_secret")
-    authz = req.headers.get("authorization", "")
-    if authz.lower().startswith("basic "):
-        try:
-            client_id, _, secret = base64.b64decode(authz[6:]).decode().partition(":")
-        except ValueError:
+    if req.headers.get("authorization", "").lower().startswith("basic "):
+        basic = req.basic()
+        if basic is None:
             return None
+        client_id, secret = basic
     clients = sim.options["oauth_clients"]
     if not client_id or client_id not in clients or clients[client_id] != secret:
         return None

@@ -113,10 +113,10 @@ def login(sim: Simulator, req: Request) -> Response:
 
 def logout(sim: Simulator, req: Request) -> Response:
     """204 always; ends the cookie session, or the server session of a Bearer token."""
-    authz = req.headers.get("authorization", "")
+    bearer = req.bearer()
     with sim.lock:
-        if authz.lower().startswith("bearer "):
-            token = sim.auth.bearer(authz[7:].strip())
+        if bearer is not None:
+            token = sim.auth.bearer(bearer)
             if token is not None and token.session_open:
                 token.session_open = False
             sim.counters.incr("bearer_logouts")
@@ -131,10 +131,10 @@ def logout(sim: Simulator, req: Request) -> Response:
 
 def authenticate(sim: Simulator, req: Request) -> str | None:
     """'session'/'bearer' when the request carries a live session or token, else None."""
-    authz = req.headers.get("authorization", "")
+    bearer = req.bearer()
     with sim.lock:
-        if authz.lower().startswith("bearer "):
-            token = sim.auth.bearer(authz[7:].strip())
+        if bearer is not None:
+            token = sim.auth.bearer(bearer)
             if token is None:
                 return None
             token.session_open = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -17,6 +18,22 @@ class Request:
     body: bytes
     base_url: str  # http://host:port/<instance>
     raw_path: str = ""  # like path, still percent-encoded (OData wants it raw)
+
+    def basic(self) -> tuple[str, str] | None:
+        """(user, password) of an ``Authorization: Basic`` header; None if absent or bad."""
+        authz = self.headers.get("authorization", "")
+        if not authz.lower().startswith("basic "):
+            return None
+        try:
+            user, _, password = base64.b64decode(authz[6:]).decode().partition(":")
+        except ValueError:
+            return None
+        return user, password
+
+    def bearer(self) -> str | None:
+        """The token of an ``Authorization: Bearer`` header, if any."""
+        authz = self.headers.get("authorization", "")
+        return authz[7:].strip() if authz.lower().startswith("bearer ") else None
 
     @property
     def cookies(self) -> dict[str, str]:
