@@ -128,7 +128,6 @@ class EntityRenderer:
         self.seed = seed
         self.offsets = offsets or [0]
         self.edef = contract.defs[entity]
-        self.stamp_field = contract.stamp_field(entity)
         # Every DateTimeValue named LastModified* carries the row's stamp: all are indexable.
         self.stamp_aliases = [n for n in ("LastModifiedDateTime", "LastModified")
                               if self.edef.scalars.get(n) == "DateTimeValue"]

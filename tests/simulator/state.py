@@ -157,7 +157,6 @@ class Simulator:
     def __init__(self, options: dict) -> None:
         self.lock = threading.RLock()
         self.initial_options = dict(options)
-        self.counters = Counters()
         self.configure(options)
 
     def configure(self, options: dict) -> None:
@@ -177,7 +176,6 @@ class Simulator:
             self.renderers: dict[tuple[str, str], EntityRenderer] = {}
             self.row_cache = RowCache(int(self.options["row_cache_mb"]) * 1024 * 1024)
             self.odata = self._make_odata()
-            self.started = time.time()
 
     def _make_odata(self):
         from .odata import ODataService
