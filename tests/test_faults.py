@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from tests import faultstats, tapkit
-from tests.simulator.process import SimulatorProcess
+from tests.simulator.process import SimulatorProcess, wait_until
 
 VERSION = "20.200.001"
 SIZE = 600
@@ -69,10 +69,8 @@ def assert_sessions_closed(sim: SimulatorProcess, extra_logins: int = 0) -> None
 
 def wait_until_idle(sim: SimulatorProcess, limit: float = 30.0) -> None:
     """Wait for the simulator to finish answering requests the client gave up on."""
-    deadline = time.monotonic() + limit
-    while sim.control.counters()["in_flight"]:
-        assert time.monotonic() < deadline, "the simulator never finished its answers"
-        time.sleep(0.1)
+    assert wait_until(lambda: sim.control.counters()["in_flight"] == 0, limit, 0.1), \
+        "the simulator never finished its answers"
 
 
 def error_lines(run: tapkit.TapRun) -> list[str]:
@@ -319,7 +317,9 @@ def test_seat_limit_wait_gets_a_seat_freed_meanwhile(fresh, catalog) -> None:
         faultstats.add(runs=1)
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=tapkit.tap_env())
-        time.sleep(2.5)
+        # The tap has met the limit (its login was refused) and is still waiting.
+        assert wait_until(lambda: fresh.control.counters()["login_failures"] >= 1, 60)
+        time.sleep(0.5)
         assert proc.poll() is None, "the tap did not wait for a seat"
         others.pop().post(fresh.url + "entity/auth/logout", timeout=10)
         stdout, stderr = proc.communicate(timeout=120)

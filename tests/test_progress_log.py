@@ -37,7 +37,9 @@ def test_progress_and_summary_lines() -> None:
                   "entities": list(sizes), "settle_seconds": 0, "page_size": 100,
                   "progress_interval_seconds": 1}
         catalog = tapkit.select(tapkit.discover(config), list(sizes))
-        sim.control.faults(latency_ms=60)
+        # ~25 requests of >= 150 ms: the stream lasts well over two progress intervals
+        # however fast the machine.
+        sim.control.faults(latency_ms=150)
         run = tapkit.run_tap(config, catalog=catalog)
         sim.control.faults()
     assert run.returncode == 0, run.stderr[-3000:]
