@@ -6,6 +6,7 @@ signals, exit codes, stderr and logouts are exercised for real.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import decimal
 import json
@@ -106,10 +107,11 @@ def discover(config: dict[str, t.Any]) -> dict[str, t.Any]:
 
 def select(catalog: dict[str, t.Any], streams: t.Collection[str],
            fields: t.Mapping[str, t.Collection[str]] | None = None) -> dict[str, t.Any]:
-    """Select ``streams`` (and mark extra properties like ``Details`` selected)."""
+    """A copy of ``catalog`` holding ``streams``, selected (with extra properties like
+    ``Details`` selected); the catalog given is left as it was."""
     fields = fields or {}
     chosen = []
-    for entry in catalog["streams"]:
+    for entry in copy.deepcopy(catalog["streams"]):
         if entry["tap_stream_id"] not in streams:
             continue
         for md in entry["metadata"]:
@@ -118,6 +120,8 @@ def select(catalog: dict[str, t.Any], streams: t.Collection[str],
             )):
                 md["metadata"]["selected"] = True
         chosen.append(entry)
+    missing = set(streams) - {entry["tap_stream_id"] for entry in chosen}
+    assert not missing, f"not in the catalog: {sorted(missing)}"
     return {"streams": chosen}
 
 
