@@ -152,14 +152,31 @@ def run_until(config: dict[str, t.Any], *, catalog: dict, state: dict | None,
 
 
 class Running:
-    """A tap subprocess writing to a file; ``wait_for_records()`` blocks until it emits."""
+    """A tap subprocess writing to a file in its own temporary directory.
 
-    def __init__(self, config: dict[str, t.Any], catalog: dict, workdir: Path) -> None:
+    Use as a context manager: ``wait_for_records()`` blocks until it emits, ``finish()``
+    collects the run; leaving the block early (a failed assertion, a timeout) kills the
+    tap, so it cannot keep a licence seat on a simulator later tests share.
+    """
+
+    def __init__(self, config: dict[str, t.Any], catalog: dict) -> None:
+        self._tmp = tempfile.TemporaryDirectory()
+        workdir = Path(self._tmp.name)
         self.out = workdir / "out.jsonl"
         self._sink = self.out.open("w")
         self.proc = subprocess.Popen(tap_command(config, workdir, catalog=catalog),
                                      stdout=self._sink, stderr=subprocess.PIPE, text=True,
                                      env=tap_env())
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+        self._sink.close()
+        self._tmp.cleanup()
 
     def wait_for_records(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -351,9 +351,8 @@ def test_no_session_leak_after_discovery_and_normal_end(fresh, catalog) -> None:
 def test_no_session_leak_after_fatal_error_mid_stream(fresh, catalog) -> None:
     fresh.control.faults(latency_ms=40, only_kinds=["list"])
     config = config_for(fresh, page_size=20, max_retries=2)
-    with tempfile.TemporaryDirectory() as tmp:
-        faultstats.add(runs=1)
-        running = tapkit.Running(config, catalog, Path(tmp))
+    faultstats.add(runs=1)
+    with tapkit.Running(config, catalog) as running:
         running.wait_for_records()
         fresh.control.faults(rate_5xx=1.0, status_5xx=502, only_kinds=["list"])
         run = running.finish(60)
@@ -372,9 +371,8 @@ def test_no_session_leak_after_signal(fresh, catalog, signum: int, scheme: str) 
     if scheme != "Basic":
         config.update(auth_scheme=scheme, oauth_client_id=fresh.oauth_client["client_id"],
                       oauth_client_secret=fresh.oauth_client["client_secret"])
-    with tempfile.TemporaryDirectory() as tmp:
-        faultstats.add(runs=1, signals=1)
-        running = tapkit.Running(config, catalog, Path(tmp))
+    faultstats.add(runs=1, signals=1)
+    with tapkit.Running(config, catalog) as running:
         running.wait_for_records()
         running.proc.send_signal(signum)
         run = running.finish(60)
@@ -403,9 +401,8 @@ def test_session_or_token_expiry_mid_stream_resumes_on_the_same_page(fresh, cata
             "oauth_client_secret": fresh.oauth_client["client_secret"]}}
     config = config_for(fresh, page_size=20, **extra)
     fresh.control.faults(latency_ms=30, only_kinds=["list"])
-    with tempfile.TemporaryDirectory() as tmp:
-        faultstats.add(runs=1)
-        running = tapkit.Running(config, catalog, Path(tmp))
+    faultstats.add(runs=1)
+    with tapkit.Running(config, catalog) as running:
         running.wait_for_records()
         fresh.control.faults(latency_ms=30, only_kinds=["list"], expire_sessions=True)
         run = running.finish(120)

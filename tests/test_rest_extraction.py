@@ -6,11 +6,9 @@ import contextlib
 import decimal
 import json
 import signal
-import tempfile
 import time
 import typing as t
 import urllib.request
-from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -245,8 +243,7 @@ def test_kill_and_resume_from_last_state_loses_nothing() -> None:
 def test_session_expiry_mid_stream_relogs_in_once_and_continues() -> None:
     with customers(3000, page_size=200) as (sim, config, catalog):
         sim.control.faults(latency_ms=20, only_kinds=["list"])
-        with tempfile.TemporaryDirectory() as tmp:
-            running = tapkit.Running(config, catalog, Path(tmp))
+        with tapkit.Running(config, catalog) as running:
             running.wait_for_records()
             sim.control.faults(latency_ms=20, only_kinds=["list"], expire_sessions=True)
             run = running.finish()
@@ -270,8 +267,7 @@ def test_logout_after_failure() -> None:
 def test_logout_after_sigterm() -> None:
     with customers(3000, page_size=100) as (sim, config, catalog):
         sim.control.faults(latency_ms=50, only_kinds=["list"])
-        with tempfile.TemporaryDirectory() as tmp:
-            running = tapkit.Running(config, catalog, Path(tmp))
+        with tapkit.Running(config, catalog) as running:
             running.wait_for_records()
             running.proc.send_signal(signal.SIGTERM)
             run = running.finish(60)
