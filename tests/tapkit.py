@@ -151,6 +151,31 @@ def run_until(config: dict[str, t.Any], *, catalog: dict, state: dict | None,
     return run
 
 
+ERROR_PREFIX = "tap-acumatica: error: "
+
+
+def assert_one_clear_error(run: TapRun, *phrases: str) -> str:
+    """Exit code non-zero, exactly one ``tap-acumatica: error:`` line (the last one), no
+    traceback, no other line at ERROR level; the line holds every phrase. Returns it."""
+    assert run.returncode not in (0, None), run.stderr[-2000:]
+    lines = [line for line in run.stderr.splitlines() if line.startswith(ERROR_PREFIX)]
+    assert len(lines) == 1, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    # No other line at ERROR level (e.g. the SDK's "An unhandled error occurred").
+    assert "| ERROR " not in run.stderr, run.stderr[-3000:]
+    assert lines[0] == run.stderr.rstrip("\n").splitlines()[-1]
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+    return lines[0]
+
+
+def assert_sessions_closed(sim: t.Any) -> None:
+    """Every login was logged out and the simulator holds no session."""
+    counters = sim.control.counters()
+    assert counters["open_sessions"] == 0, counters
+    assert counters["logins"] == counters["logouts"], counters
+
+
 class Running:
     """A tap subprocess writing to a file in its own temporary directory.
 

@@ -32,7 +32,6 @@ from tests.simulator.process import SimulatorProcess, wait_until
 
 VERSION = "20.200.001"
 SIZE = 600
-ERROR_PREFIX = "tap-acumatica: error: "
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -61,34 +60,10 @@ def emitted_ids(run: tapkit.TapRun, entity: str = "Customer") -> list[str]:
     return [r["id"] for r in run.records.get(entity, [])]
 
 
-def assert_sessions_closed(sim: SimulatorProcess, extra_logins: int = 0) -> None:
-    counters = sim.control.counters()
-    assert counters["logins"] - extra_logins == counters["logouts"], counters
-    assert counters["open_sessions"] == 0, counters
-
-
 def wait_until_idle(sim: SimulatorProcess, limit: float = 30.0) -> None:
     """Wait for the simulator to finish answering requests the client gave up on."""
     assert wait_until(lambda: sim.control.counters()["in_flight"] == 0, limit, 0.1), \
         "the simulator never finished its answers"
-
-
-def error_lines(run: tapkit.TapRun) -> list[str]:
-    return [line for line in run.stderr.splitlines() if line.startswith(ERROR_PREFIX)]
-
-
-def assert_one_clear_error(run: tapkit.TapRun, *phrases: str) -> str:
-    """Exit code non-zero, exactly one ``tap-acumatica: error:`` line, no traceback."""
-    assert run.returncode not in (0, None), run.stderr[-2000:]
-    lines = error_lines(run)
-    assert len(lines) == 1, run.stderr[-3000:]
-    assert "Traceback" not in run.stderr, run.stderr[-3000:]
-    # No other line at ERROR level (e.g. the SDK's "An unhandled error occurred").
-    assert "| ERROR " not in run.stderr, run.stderr[-3000:]
-    assert lines[0] == run.stderr.rstrip("\n").splitlines()[-1]
-    for phrase in phrases:
-        assert phrase in lines[0], lines[0]
-    return lines[0]
 
 
 # --- fixtures ---------------------------------------------------------------------------
@@ -146,7 +121,7 @@ def test_transient_faults_are_retried_and_lose_nothing(fresh, catalog, name: str
     assert set(emitted_ids(run)) == truth_ids(fresh)
     assert "retry" in run.stderr
     fresh.control.faults()
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 @pytest.mark.parametrize(("faults", "phrases"), [
@@ -163,11 +138,11 @@ def test_persistent_fault_gives_up_with_request_and_reason(fresh, catalog, fault
     fresh.control.faults(only_kinds=["list"], **faults)
     started = time.monotonic()
     run = run_tap(config_for(fresh, max_retries=3), catalog=catalog, timeout=60)
-    line = assert_one_clear_error(run, *phrases)
-    assert line.startswith(f"{ERROR_PREFIX}Customer"), line  # names the request
+    line = tapkit.assert_one_clear_error(run, *phrases)
+    assert line.startswith(f"{tapkit.ERROR_PREFIX}Customer"), line  # names the request
     assert time.monotonic() - started < 30  # gave up, did not hang
     fresh.control.faults()
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 def test_read_timeout_is_retried_then_fails_clearly(fresh, catalog) -> None:
@@ -175,12 +150,12 @@ def test_read_timeout_is_retried_then_fails_clearly(fresh, catalog) -> None:
     started = time.monotonic()
     run = run_tap(config_for(fresh, max_retries=2, request_timeout=1), catalog=catalog,
                   timeout=60)
-    assert_one_clear_error(run, "Customer", "timed out", "after 2 attempts")
+    tapkit.assert_one_clear_error(run, "Customer", "timed out", "after 2 attempts")
     assert time.monotonic() - started < 20
     assert "retry 1 of 1" in run.stderr
     fresh.control.faults()
     wait_until_idle(fresh)  # the abandoned slow answers still hold their sessions' counters
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 def test_retry_after_is_honoured(fresh) -> None:
@@ -204,7 +179,7 @@ def test_retry_after_is_honoured(fresh) -> None:
     assert str(caught.value).startswith("Customer probe: HTTP 429 after 2 attempts")
     assert caught.value.status == 429
     fresh.control.faults()
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 def test_backoff_is_exponential_with_jitter_and_capped() -> None:
@@ -245,7 +220,7 @@ def test_in_flight_requests_never_exceed_max_concurrent_requests(fresh, catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     assert fresh.control.counters()["max_in_flight"] == 1
     fresh.control.faults()
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 def test_max_requests_per_minute_limits_the_request_rate(fresh, catalog) -> None:
@@ -280,7 +255,7 @@ def free_seats(sim: SimulatorProcess, others: list[requests.Session]) -> None:
     """Log the seat-holding sessions out, then check the tap left none open either."""
     for other in others:
         other.post(sim.url + "entity/auth/logout", timeout=10)
-    assert_sessions_closed(sim)
+    tapkit.assert_sessions_closed(sim)
 
 
 SEAT_PHRASES = ("API Login Limit", "10 minutes", "User Types", "Users (SM201010)")
@@ -290,7 +265,7 @@ def test_seat_limit_is_explained(fresh, catalog) -> None:
     fresh.control.reset(seat_limit=2)
     others = fill_seats(fresh, 2)
     run = run_tap(config_for(fresh), catalog=catalog)
-    assert_one_clear_error(run, *SEAT_PHRASES, "login_limit_wait_seconds")
+    tapkit.assert_one_clear_error(run, *SEAT_PHRASES, "login_limit_wait_seconds")
     assert fresh.control.counters()["requests_by_kind"]["login"] == 3  # not retried
     free_seats(fresh, others)
 
@@ -301,7 +276,7 @@ def test_seat_limit_wait_gives_up_after_the_configured_time(fresh, catalog) -> N
     started = time.monotonic()
     run = run_tap(config_for(fresh, login_limit_wait_seconds=3), catalog=catalog)
     elapsed = time.monotonic() - started
-    assert_one_clear_error(run, *SEAT_PHRASES, "none came free within "
+    tapkit.assert_one_clear_error(run, *SEAT_PHRASES, "none came free within "
                            "login_limit_wait_seconds (3s)")
     assert 3 <= elapsed < 15, elapsed
     assert "waiting up to 3s" in run.stderr
@@ -331,7 +306,7 @@ def test_seat_limit_wait_gets_a_seat_freed_meanwhile(fresh, catalog) -> None:
     counters = fresh.control.counters()
     assert counters["login_failures"] >= 1
     others.pop().post(fresh.url + "entity/auth/logout", timeout=10)
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 # --- sessions: never leaked ------------------------------------------------------------
@@ -340,12 +315,12 @@ def test_seat_limit_wait_gets_a_seat_freed_meanwhile(fresh, catalog) -> None:
 def test_no_session_leak_after_discovery_and_normal_end(fresh, catalog) -> None:
     faultstats.add(runs=1)
     tapkit.discover(config_for(fresh))
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
     run = run_tap(config_for(fresh), catalog=catalog)
     assert run.returncode == 0
     counters = fresh.control.counters()
     assert counters["logins"] == 2
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 def test_no_session_leak_after_fatal_error_mid_stream(fresh, catalog) -> None:
@@ -360,7 +335,7 @@ def test_no_session_leak_after_fatal_error_mid_stream(fresh, catalog) -> None:
     assert "HTTP 502 after 2 attempts" in run.stderr.splitlines()[-1]
     assert "Traceback" not in run.stderr
     fresh.control.faults()
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 @pytest.mark.parametrize("scheme", ["Basic", "OAuthPassword"])
@@ -381,7 +356,7 @@ def test_no_session_leak_after_signal(fresh, catalog, signum: int, scheme: str) 
     fresh.control.faults()
     counters = fresh.control.counters()
     if scheme == "Basic":
-        assert_sessions_closed(fresh)
+        tapkit.assert_sessions_closed(fresh)
     else:  # the token's server session is ended by a Bearer logout
         assert counters["bearer_logouts"] >= 1, counters
     assert counters["oauth_sessions_open"] == 0, counters
@@ -567,7 +542,7 @@ def test_tls_failure_is_one_line_and_verification_stays_on(fresh, tmp_path: Path
         url = f"https://127.0.0.1:{server.server_address[1]}/AcumaticaERP"
         started = time.monotonic()
         run = run_tap(config_for(fresh, url=url), extra=["--discover"], timeout=60)
-        assert_one_clear_error(run, "TLS/SSL failure", "127.0.0.1", "ca_bundle")
+        tapkit.assert_one_clear_error(run, "TLS/SSL failure", "127.0.0.1", "ca_bundle")
         assert time.monotonic() - started < 20  # not retried: a certificate will not heal
         assert "retry" not in run.stderr
     finally:
@@ -626,19 +601,19 @@ def test_bad_config_is_one_clear_line(fresh, catalog, name: str, mode: str) -> N
     extra = ["--discover"] if mode == "discover" else []
     started = time.monotonic()
     run = run_tap(config, extra=extra, catalog=catalog if mode == "sync" else None, timeout=60)
-    line = assert_one_clear_error(run, *phrases)
+    line = tapkit.assert_one_clear_error(run, *phrases)
     assert time.monotonic() - started < 20
     assert fresh.credentials["password"] not in run.stderr + run.stdout
     assert "Not-The-Passw0rd" not in line
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 def test_server_answering_non_json_at_discovery(fresh) -> None:
     fresh.control.faults(rate_bad_body=1.0, bad_body="text", only_kinds=["entity_index"])
     run = run_tap(config_for(fresh, max_retries=2), extra=["--discover"])
-    assert_one_clear_error(run, "List of endpoints", "not valid JSON after 2 attempts")
+    tapkit.assert_one_clear_error(run, "List of endpoints", "not valid JSON after 2 attempts")
     fresh.control.faults()
-    assert_sessions_closed(fresh)
+    tapkit.assert_sessions_closed(fresh)
 
 
 BAD_FILES: dict[str, tuple[str, str, list[str]]] = {
@@ -669,7 +644,7 @@ def test_malformed_file_is_one_clear_line(fresh, catalog, tmp_path: Path, name: 
     done = subprocess.run(command, capture_output=True, text=True, timeout=60,
                           env=tapkit.tap_env(), check=False)
     run = tapkit.TapRun(done.returncode, done.stdout, done.stderr)
-    assert_one_clear_error(run, str(paths[which]), *phrases)
+    tapkit.assert_one_clear_error(run, str(paths[which]), *phrases)
     assert fresh.credentials["password"] not in done.stderr
     assert fresh.control.counters()["logins"] == 0  # failed before touching the ERP
 
@@ -718,7 +693,7 @@ def test_secret_in_an_error_message_is_redacted(fresh) -> None:
     # The server echoes the tenant name in its error; make that name the password.
     password = fresh.credentials["password"]
     run = run_tap(config_for(fresh, company=password), extra=["--discover"])
-    line = assert_one_clear_error(run, "does not exist")
+    line = tapkit.assert_one_clear_error(run, "does not exist")
     assert password not in run.stderr + run.stdout
     assert "'***'" in line
 
@@ -726,5 +701,5 @@ def test_secret_in_an_error_message_is_redacted(fresh) -> None:
 def test_secret_in_a_config_error_is_redacted(fresh, catalog) -> None:
     # A wrong-typed value is quoted by schema validation; it must still not appear.
     run = run_tap(config_for(fresh, password=["S3cr3t-In-A-List"]), catalog=catalog)
-    assert_one_clear_error(run, "Invalid config")
+    tapkit.assert_one_clear_error(run, "Invalid config")
     assert "S3cr3t-In-A-List" not in run.stderr + run.stdout

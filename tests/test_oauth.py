@@ -94,15 +94,6 @@ def assert_no_secrets(run: tapkit.TapRun, *values: str) -> None:
         assert not HEX_SECRET.search(text), HEX_SECRET.search(text)
 
 
-def assert_one_clear_error(run: tapkit.TapRun, *phrases: str) -> None:
-    assert run.returncode != 0
-    assert "Traceback" not in run.stderr, run.stderr[-3000:]
-    lines = [line for line in run.stderr.splitlines() if "tap-acumatica: error:" in line]
-    assert len(lines) == 1, run.stderr[-3000:]
-    for phrase in phrases:
-        assert phrase in lines[0], lines[0]
-
-
 def all_ids(run: tapkit.TapRun) -> set[str]:
     return {str(r["id"]) for r in run.records.get("Customer", [])}
 
@@ -158,7 +149,7 @@ def test_password_grant_errors_are_clear(sim, catalog):
     reset(sim)
     bad_secret = oauth_config(sim, "OAuthPassword", oauth_client_secret="wrong-secret-123")
     run = tapkit.run_tap(bad_secret, catalog=catalog, log_level="DEBUG")
-    assert_one_clear_error(run, "invalid_client", "oauth_client_id", "oauth_client_secret",
+    tapkit.assert_one_clear_error(run, "invalid_client", "oauth_client_id", "oauth_client_secret",
                            "Connected Application")
     assert_no_secrets(run, "wrong-secret-123", bad_secret["password"])
     assert sim.control.counters()["token_failures"] == 1
@@ -166,7 +157,7 @@ def test_password_grant_errors_are_clear(sim, catalog):
     reset(sim)
     bad_password = oauth_config(sim, "OAuthPassword", password="not-the-password-42")
     run = tapkit.run_tap(bad_password, catalog=catalog, log_level="DEBUG")
-    assert_one_clear_error(run, "invalid_grant", "'username'", "'password'")
+    tapkit.assert_one_clear_error(run, "invalid_grant", "'username'", "'password'")
     assert_no_secrets(run, "not-the-password-42", bad_password["oauth_client_secret"])
     assert sim.control.counters()["token_failures"] == 1
 
@@ -262,7 +253,7 @@ def test_stored_refresh_token_no_longer_valid(sim, catalog, tmp):
     token_file.write_text(json.dumps({"refresh_token": stale, "issued_at": "2026-01-01"}))
     config = oauth_config(sim, "OAuth", oauth_token_file=str(token_file))
     run = tapkit.run_tap(config, catalog=catalog, log_level="DEBUG")
-    assert_one_clear_error(run, "no longer valid", str(token_file), "tap-acumatica-auth")
+    tapkit.assert_one_clear_error(run, "no longer valid", str(token_file), "tap-acumatica-auth")
     assert "is no longer valid" in run.stderr  # the warning naming the file
     assert_no_secrets(run, stale, config["oauth_client_secret"])
     assert sim.control.counters()["token_failures"] == 1
@@ -274,7 +265,7 @@ def test_oauth_bad_client_is_clear(sim, catalog, tmp):
                           oauth_client_secret="nope-nope-nope",
                           oauth_token_file=str(tmp / "tokens.json"))
     run = tapkit.run_tap(config, catalog=catalog)
-    assert_one_clear_error(run, "invalid_client")
+    tapkit.assert_one_clear_error(run, "invalid_client")
     assert sim.control.counters()["token_failures"] == 1
 
 
@@ -416,7 +407,7 @@ def test_implicit_expired_token_fails_clearly_without_retrying(sim, catalog):
               "oauth_access_token": access_token}
     before = sim.control.counters()
     run = tapkit.run_tap(config, catalog=catalog, log_level="DEBUG")
-    assert_one_clear_error(run, "expired", "tap-acumatica-auth --flow implicit",
+    tapkit.assert_one_clear_error(run, "expired", "tap-acumatica-auth --flow implicit",
                            "oauth_access_token")
     assert_no_secrets(run, access_token)
     after = sim.control.counters()

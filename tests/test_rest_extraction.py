@@ -75,12 +75,6 @@ def after_second_boundary() -> None:
     time.sleep(1.05)
 
 
-def assert_sessions_closed(sim: SimulatorProcess) -> None:
-    counters = sim.control.counters()
-    assert counters["open_sessions"] == 0, counters
-    assert counters["logins"] == counters["logouts"], counters
-
-
 @pytest.fixture(scope="module")
 def sim():
     with SimulatorProcess(sizes=dict.fromkeys(ENTITIES, 3000), default_size=20) as simulator:
@@ -119,7 +113,7 @@ def test_values_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None
         assert set(emitted) == set(expected)
         for record_id, record in expected.items():
             assert emitted[record_id] == record, entity
-    assert_sessions_closed(sim)
+    tapkit.assert_sessions_closed(sim)
     assert sim.control.counters()["logins"] - logins_before == 1  # one login for 3 streams
 
 
@@ -162,7 +156,7 @@ def test_incremental_second_run_reads_only_changes() -> None:
         expected = expected_records(sim, "Customer", second.schemas["Customer"])
         for record_id, record in got.items():
             assert record == expected[record_id]
-        assert_sessions_closed(sim)
+        tapkit.assert_sessions_closed(sim)
 
 
 def test_settle_seconds_leaves_very_recent_changes_for_the_next_run() -> None:
@@ -210,7 +204,7 @@ def test_live_mutation_between_pages_loses_nothing() -> None:
         lost, total = latest_versions_all_emitted(sim, [first, second], "Customer")
         print(f"live mutation: {mutations} mutation rounds, {total} records, lost {lost}")
         assert lost == 0
-        assert_sessions_closed(sim)
+        tapkit.assert_sessions_closed(sim)
 
 
 def test_kill_and_resume_from_last_state_loses_nothing() -> None:
@@ -261,7 +255,7 @@ def test_logout_after_failure() -> None:
         assert run.returncode == 1
         assert "HTTP 503 after 2 attempts" in run.stderr
         assert "Traceback" not in run.stderr
-        assert_sessions_closed(sim)
+        tapkit.assert_sessions_closed(sim)
 
 
 def test_logout_after_sigterm() -> None:
@@ -272,7 +266,7 @@ def test_logout_after_sigterm() -> None:
             running.proc.send_signal(signal.SIGTERM)
             run = running.finish(60)
         assert run.returncode == 128 + signal.SIGTERM
-        assert_sessions_closed(sim)
+        tapkit.assert_sessions_closed(sim)
 
 
 def test_endpoint_version_default_falls_back_to_highest_served() -> None:
@@ -287,7 +281,7 @@ def test_endpoint_version_default_falls_back_to_highest_served() -> None:
         assert bad.returncode == 1
         assert "not served by this instance" in bad.stderr
         assert "20.200.001, 24.200.001" in bad.stderr
-        assert_sessions_closed(sim)
+        tapkit.assert_sessions_closed(sim)
 
 
 def test_naive_skip_paging_loses_rows_under_live_mutation() -> None:
