@@ -48,6 +48,7 @@ from tests.simulator.process import SimulatorProcess  # noqa: E402
 
 VERSION = "24.200.001"
 ENTITY = "Customer"
+PAGE_SIZE = 1000  # the tap's default, given to both the tap and the baseline
 TAP = str(Path(sys.executable).parent / "tap-acumatica")
 
 
@@ -157,7 +158,7 @@ class Bench:
 
     def config(self, **extra: t.Any) -> Path:
         config = {"url": self.sim.url, **self.sim.credentials, "endpoint_version": VERSION,
-                  "settle_seconds": 0, **extra}
+                  "settle_seconds": 0, "page_size": PAGE_SIZE, **extra}
         name = "config-" + "-".join(
             f"{k}{'+'.join(v) if isinstance(v, list) else v}" for k, v in sorted(extra.items())
         ) + ".json"
@@ -179,12 +180,13 @@ class Bench:
         path.write_text(json.dumps(catalog))
         return path
 
-    def baseline(self, records: int, latency_ms: int = 0) -> Run:
-        self.fresh(records, latency_ms)
+    def baseline(self, records: int, latency_ms: int = 0,
+                 render_workers: int | None = None) -> Run:
+        self.fresh(records, latency_ms, render_workers)
         creds = self.sim.credentials
         return run_child("baseline", [
             sys.executable, "-m", "benchmarks.baseline", self.sim.url, ENTITY,
-            "--version", VERSION, "--page-size", "1000", "--username", creds["username"],
+            "--version", VERSION, "--page-size", str(PAGE_SIZE), "--username", creds["username"],
             "--password", creds["password"], "--company", creds["company"],
         ], self.sim, self.log)
 
@@ -259,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"# tap-acumatica benchmark{' (--quick)' if args.quick else ''}")
     say()
     say(f"Machine: {machine()}. Load average at start: {load()}.")
-    say(f"Entity {ENTITY} ({VERSION}), page_size 1000, {reps} repetition(s), medians. "
+    say(f"Entity {ENTITY} ({VERSION}), page_size {PAGE_SIZE}, {reps} repetition(s), medians. "
         f"Simulator render workers: {args.render_workers}.")
     say()
     with tempfile.TemporaryDirectory(prefix="tap-acumatica-bench-") as tmp, \
@@ -281,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"## (a) {records:,} records, no latency")
         say()
         say("| run | records/s (median) | wall s (runs) | CPU s | simulator CPU s | "
-            "requests | peak RSS MB | ratio vs baseline |")
+            "list requests | peak RSS MB | ratio vs baseline |")
         say("|---|---|---|---|---|---|---|---|")
         for label, runs in a_runs.items():
             _check_count(label, runs, records)
@@ -298,26 +300,40 @@ def main(argv: list[str] | None = None) -> int:
         say()
 
         # (b) ------------------------------------------------------------------------
-        b_base = [bench.baseline(latency_records, args.latency_ms) for _ in range(reps)]
-        b_tap = [bench.tap(latency_records, conc, args.latency_ms) for _ in range(reps)]
+        # Baseline and tap runs alternate, as in (a), so drift in the machine's load
+        # weighs on both alike.
+        b_base: list[Run] = []
+        b_tap: list[Run] = []
+        for _ in range(reps):
+            b_base.append(bench.baseline(latency_records, args.latency_ms))
+            b_tap.append(bench.tap(latency_records, conc, args.latency_ms))
         _check_count("baseline", b_base, latency_records)
         _check_count("tap", b_tap, latency_records)
         b_ratio = rate(latency_records, b_tap) / rate(latency_records, b_base)
         in_flight = max(r.counters.get("max_in_flight", 0) for r in b_tap)
-        b_rows = [("baseline (sequential)", b_base), (f"tap c={conc}", b_tap)]
+        # (label, runs, the baseline runs its ratio is against)
+        b_rows = [("baseline (sequential)", b_base, b_base), (f"tap c={conc}", b_tap, b_base)]
         if args.render_workers:  # for the record: the simulator rendering on one GIL
-            one_gil = [bench.tap(latency_records, conc, args.latency_ms, render_workers=0)
-                       for _ in range(reps)]
-            _check_count("tap (one GIL)", one_gil, latency_records)
-            b_rows.append((f"tap c={conc}, simulator without render workers", one_gil))
+            gil_base: list[Run] = []
+            gil_tap: list[Run] = []
+            for _ in range(reps):
+                gil_base.append(bench.baseline(latency_records, args.latency_ms,
+                                               render_workers=0))
+                gil_tap.append(bench.tap(latency_records, conc, args.latency_ms,
+                                         render_workers=0))
+            _check_count("baseline (one GIL)", gil_base, latency_records)
+            _check_count("tap (one GIL)", gil_tap, latency_records)
+            b_rows += [("baseline (sequential), simulator without render workers",
+                        gil_base, gil_base),
+                       (f"tap c={conc}, simulator without render workers", gil_tap, gil_base)]
         say(f"## (b) {latency_records:,} records, {args.latency_ms} ms latency per request")
         say()
         say("| run | records/s (median) | wall s (runs) | CPU s | simulator CPU s | "
             "list requests | max in flight | ratio vs baseline |")
         say("|---|---|---|---|---|---|---|---|")
-        b_rate = rate(latency_records, b_base)
-        for label, runs in b_rows:
+        for label, runs, against in b_rows:
             r = rate(latency_records, runs)
+            b_rate = rate(latency_records, against)
             say(f"| {label} | {r:,.0f} | "
                 f"{median([x.wall for x in runs]):.2f} "
                 f"({', '.join(f'{x.wall:.2f}' for x in runs)}) | "

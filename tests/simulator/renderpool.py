@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import multiprocessing
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 from .render import EntityRenderer
@@ -40,6 +41,10 @@ class _Pool:
                 self.executor = ProcessPoolExecutor(
                     max_workers=size, mp_context=multiprocessing.get_context("spawn"))
                 self.size = size
+                # Workers are spawned on demand: start them all now (each task holds its
+                # worker a moment), so none starts inside a client's timed run.
+                for done in [self.executor.submit(_started) for _ in range(size)]:
+                    done.result()
             return self.executor
 
     def shutdown(self) -> None:
@@ -51,6 +56,10 @@ class _Pool:
 
 _POOL = _Pool()
 _renderers: dict[tuple, EntityRenderer] = {}  # in a worker process
+
+
+def _started() -> None:
+    time.sleep(0.2)
 
 
 def shutdown() -> None:
