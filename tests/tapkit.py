@@ -21,7 +21,6 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 TAP = str(Path(sys.executable).parent / "tap-acumatica")
 
 
@@ -149,6 +148,34 @@ def run_until(config: dict[str, t.Any], *, catalog: dict, state: dict | None,
         run = TapRun(proc.returncode, out_path.read_text(), stderr)
     parse_messages(run.stdout, run)
     return run
+
+
+REST_VERSION = "20.200.001"
+#: Top-level entities (streams) of each bundled Default swagger (issue 3's figures).
+ENTITY_COUNTS = {
+    "17.200.001": 81, "18.200.001": 105, "20.200.001": 105,
+    "22.200.001": 119, "23.200.001": 117, "24.200.001": 119,
+}
+
+
+def rest_config(sim: t.Any, **extra: t.Any) -> dict[str, t.Any]:
+    """A REST config for ``sim`` (endpoint 20.200.001, no settle time, quick retries);
+    ``extra`` overrides, and a None value drops the setting."""
+    config: dict[str, t.Any] = {
+        "url": sim.url, **sim.credentials, "endpoint_version": REST_VERSION,
+        "settle_seconds": 0, "backoff_factor": 0.01, **extra,
+    }
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def emitted_by_id(records: list[dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
+    """Emitted records by id, without ``rowNumber`` (a position in one response)."""
+    out = {}
+    for record in records:
+        record = dict(record)
+        record.pop("rowNumber", None)
+        out[record["id"]] = record
+    return out
 
 
 ERROR_PREFIX = "tap-acumatica: error: "

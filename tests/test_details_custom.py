@@ -11,9 +11,8 @@ import pytest
 
 from tests import tapkit
 from tests.simulator.process import SimulatorProcess
-from tests.test_rest_extraction import config_for, emitted_by_id
 
-VERSION = "20.200.001"
+VERSION = tapkit.REST_VERSION
 
 
 def raw_truth(sim: SimulatorProcess, entity: str, expand: str = "",
@@ -48,12 +47,12 @@ def sim():
 
 @pytest.fixture(scope="module")
 def catalog(sim: SimulatorProcess) -> dict:
-    return tapkit.discover(config_for(sim, entities=["SalesOrder", "Customer"],
+    return tapkit.discover(tapkit.rest_config(sim, entities=["SalesOrder", "Customer"],
                                       discover_custom_fields=True))
 
 
 def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict) -> None:
-    config = config_for(sim, entities=["Customer"])
+    config = tapkit.rest_config(sim, entities=["Customer"])
     selected = tapkit.select(catalog, ["Customer"])
     full = tapkit.run_tap(config, catalog=selected)
     assert full.returncode == 0, full.stderr[-2000:]
@@ -72,7 +71,7 @@ def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict)
 
 
 def test_selected_details_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None:
-    config = config_for(sim, entities=["SalesOrder"], page_size=400)
+    config = tapkit.rest_config(sim, entities=["SalesOrder"], page_size=400)
     selected = tapkit.select(catalog, ["SalesOrder"],
                              {"SalesOrder": ["Details"]})
     run = tapkit.run_tap(config, catalog=selected)
@@ -81,7 +80,7 @@ def test_selected_details_equal_ground_truth(sim: SimulatorProcess, catalog: dic
     schema = run.schemas["SalesOrder"]
     dates = tapkit.date_fields_of(schema)
     expected = {r["id"]: tapkit.unwrap(r, dates) for r in raw_truth(sim, "SalesOrder", "Details")}
-    emitted = emitted_by_id(run.records["SalesOrder"])
+    emitted = tapkit.emitted_by_id(run.records["SalesOrder"])
     assert set(emitted) == set(expected)
     lines = 0
     for record_id, record in emitted.items():
@@ -113,7 +112,7 @@ def test_custom_fields_discovered_typed_requested_and_emitted(sim: SimulatorProc
               "custom__Document__UsrReviewedDateTime"]
     selected = tapkit.select(catalog, ["SalesOrder"],
                              {"SalesOrder": wanted})
-    run = tapkit.run_tap(config_for(sim, entities=["SalesOrder"]), catalog=selected)
+    run = tapkit.run_tap(tapkit.rest_config(sim, entities=["SalesOrder"]), catalog=selected)
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(list_queries(sim, "SalesOrder")[-1]["$custom"].split(",")) == {
         "Document.UsrAmount", "Document.UsrNote", "Document.UsrReviewedDateTime"}
@@ -129,7 +128,7 @@ def test_custom_fields_discovered_typed_requested_and_emitted(sim: SimulatorProc
 
 
 def test_custom_fields_setting_without_discovery(sim: SimulatorProcess) -> None:
-    config = config_for(sim, entities=["Customer"],
+    config = tapkit.rest_config(sim, entities=["Customer"],
                         custom_fields={"Customer": ["BAccount.UsrPriority"]})
     found = tapkit.discover(config)
     props = found["streams"][0]["schema"]["properties"]
@@ -139,7 +138,7 @@ def test_custom_fields_setting_without_discovery(sim: SimulatorProcess) -> None:
     truth = {r["id"]: r["custom"]["BAccount"]["UsrPriority"].get("value")
              for r in raw_truth(sim, "Customer", custom=True)}
     assert {r["id"]: r["custom__BAccount__UsrPriority"] for r in run.records["Customer"]} == truth
-    bad = tapkit.run_tap(config_for(sim, entities=["Customer"],
+    bad = tapkit.run_tap(tapkit.rest_config(sim, entities=["Customer"],
                                     custom_fields={"Customer": ["BAccount.NoSuchField"]}),
                          extra=["--discover"])
     assert bad.returncode == 1
@@ -155,7 +154,7 @@ def test_wide_custom_request_is_split_and_merged(sim: SimulatorProcess, catalog:
     sim.control.reset(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5,
                       max_query_string=400)
     try:
-        run = tapkit.run_tap(config_for(sim, entities=["SalesOrder"]), catalog=selected)
+        run = tapkit.run_tap(tapkit.rest_config(sim, entities=["SalesOrder"]), catalog=selected)
     finally:
         sim.control.reset(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -174,7 +173,7 @@ def test_optimization_failure_reads_fields_per_record(sim: SimulatorProcess,
                              {"Customer": ["MainContact"]})
     sim.control.faults(optimization_failure={"Customer": ["MainContact"]})
     try:
-        run = tapkit.run_tap(config_for(sim, entities=["Customer"]), catalog=selected)
+        run = tapkit.run_tap(tapkit.rest_config(sim, entities=["Customer"]), catalog=selected)
     finally:
         sim.control.faults()
     assert run.returncode == 0, run.stderr[-3000:]
@@ -183,7 +182,7 @@ def test_optimization_failure_reads_fields_per_record(sim: SimulatorProcess,
     dates = tapkit.date_fields_of(run.schemas["Customer"])
     expected = {r["id"]: tapkit.unwrap(r, dates) for r in raw_truth(sim, "Customer",
                                                                      "MainContact")}
-    emitted = emitted_by_id(run.records["Customer"])
+    emitted = tapkit.emitted_by_id(run.records["Customer"])
     assert set(emitted) == set(expected)
     for record_id, record in emitted.items():
         want = dict(expected[record_id]["MainContact"] or {})

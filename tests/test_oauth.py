@@ -43,15 +43,6 @@ def catalog(sim: SimulatorProcess) -> dict[str, t.Any]:
     return tapkit.select(tapkit.discover(config), ["Customer"])
 
 
-@pytest.fixture
-def tmp(tmp_path: Path) -> Path:
-    return tmp_path
-
-
-def reset(sim: SimulatorProcess, **options: t.Any) -> None:
-    sim.control.reset(**options)
-
-
 def oauth_config(sim: SimulatorProcess, scheme: str, **extra: t.Any) -> dict[str, t.Any]:
     client = sim.oauth_client
     config: dict[str, t.Any] = {
@@ -107,7 +98,7 @@ def truth_ids(sim: SimulatorProcess) -> set[str]:
 
 def test_password_sync_outlives_many_short_tokens(sim, catalog):
     """A sync lasting several token lifetimes completes, refreshing instead of signing in."""
-    reset(sim, sizes={"Customer": 3000}, token_lifetime_seconds=1)
+    sim.control.reset(sizes={"Customer": 3000}, token_lifetime_seconds=1)
     sim.control.faults(latency_ms=150)
     config = oauth_config(sim, "OAuthPassword", page_size=100, max_concurrent_requests=2)
     run = tapkit.run_tap(config, catalog=catalog, log_level="DEBUG", timeout=240)
@@ -124,7 +115,7 @@ def test_password_sync_outlives_many_short_tokens(sim, catalog):
 
 def test_password_falls_back_to_password_grant_when_refresh_token_dies(sim, catalog):
     """The server forgets every token mid-run: 401, refused refresh, new password grant."""
-    reset(sim, sizes={"Customer": 3000}, token_lifetime_seconds=30)
+    sim.control.reset(sizes={"Customer": 3000}, token_lifetime_seconds=30)
     sim.control.faults(latency_ms=100)
     config = oauth_config(sim, "OAuthPassword", page_size=100)
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -135,7 +126,7 @@ def test_password_falls_back_to_password_grant_when_refresh_token_dies(sim, cata
         ) as proc:
             assert wait_until(
                 lambda: sim.control.counters()["requests_by_kind"].get("list", 0) >= 5, 60)
-            reset(sim, sizes={"Customer": 3000}, token_lifetime_seconds=30)  # tokens gone
+            sim.control.reset(sizes={"Customer": 3000}, token_lifetime_seconds=30)  # tokens gone
             proc.wait(timeout=120)
         stderr = err_path.read_text()
     assert proc.returncode == 0, stderr[-3000:]
@@ -146,7 +137,7 @@ def test_password_falls_back_to_password_grant_when_refresh_token_dies(sim, cata
 
 
 def test_password_grant_errors_are_clear(sim, catalog):
-    reset(sim)
+    sim.control.reset()
     bad_secret = oauth_config(sim, "OAuthPassword", oauth_client_secret="wrong-secret-123")
     run = tapkit.run_tap(bad_secret, catalog=catalog, log_level="DEBUG")
     tapkit.assert_one_clear_error(run, "invalid_client", "oauth_client_id", "oauth_client_secret",
@@ -154,7 +145,7 @@ def test_password_grant_errors_are_clear(sim, catalog):
     assert_no_secrets(run, "wrong-secret-123", bad_secret["password"])
     assert sim.control.counters()["token_failures"] == 1
 
-    reset(sim)
+    sim.control.reset()
     bad_password = oauth_config(sim, "OAuthPassword", password="not-the-password-42")
     run = tapkit.run_tap(bad_password, catalog=catalog, log_level="DEBUG")
     tapkit.assert_one_clear_error(run, "invalid_grant", "'username'", "'password'")
@@ -169,7 +160,7 @@ def test_unsupported_grant_message(sim):
     from tap_acumatica.client import AcumaticaClient
     from tap_acumatica.oauth import OAuthPassword, TokenRefused, request_token
 
-    reset(sim)
+    sim.control.reset()
     config = oauth_config(sim, "OAuthPassword")
     client = AcumaticaClient(config, OAuthPassword(config))
     with pytest.raises(TokenRefused) as caught:
@@ -184,11 +175,11 @@ def test_unsupported_grant_message(sim):
 # OAuth (authorization code, runs from a refresh token) ------------------------------------------
 
 
-def test_refresh_token_rotation_across_two_runs(sim, catalog, tmp):
-    reset(sim, token_lifetime_seconds=1)
+def test_refresh_token_rotation_across_two_runs(sim, catalog, tmp_path):
+    sim.control.reset(token_lifetime_seconds=1)
     sim.control.faults(latency_ms=100)
     first = password_grant(sim)["refresh_token"]
-    token_file = tmp / "tokens.json"
+    token_file = tmp_path / "tokens.json"
     config = oauth_config(sim, "OAuth", oauth_refresh_token=first,
                           oauth_token_file=str(token_file), page_size=50)
 
@@ -216,20 +207,20 @@ def test_refresh_token_rotation_across_two_runs(sim, catalog, tmp):
         assert_no_secrets(run, first, second, third, config["oauth_client_secret"])
 
 
-def test_concurrent_runs_share_one_token_file(sim, catalog, tmp):
+def test_concurrent_runs_share_one_token_file(sim, catalog, tmp_path):
     """Two runs of one config at once (two schedules overlapping) both finish.
 
     Each refresh rotates the token and kills the one before, so a run renewing with the
     token it holds would fail once the other run has rotated past it. Refreshes are made
     under a lock on the token file, from the newest token in it.
     """
-    reset(sim, sizes={"Customer": 2000}, token_lifetime_seconds=1)
+    sim.control.reset(sizes={"Customer": 2000}, token_lifetime_seconds=1)
     sim.control.faults(latency_ms=60)
     config = oauth_config(sim, "OAuth", oauth_refresh_token=password_grant(sim)["refresh_token"],
-                          oauth_token_file=str(tmp / "tokens.json"), page_size=100)
+                          oauth_token_file=str(tmp_path / "tokens.json"), page_size=100)
     procs = []
     for number in range(2):
-        workdir = tmp / f"run{number}"
+        workdir = tmp_path / f"run{number}"
         workdir.mkdir()
         command = tapkit.tap_command(config, workdir, catalog=catalog)
         procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -246,9 +237,9 @@ def test_concurrent_runs_share_one_token_file(sim, catalog, tmp):
     assert counters["token_failures"] == 0
 
 
-def test_stored_refresh_token_no_longer_valid(sim, catalog, tmp):
-    reset(sim)
-    token_file = tmp / "tokens.json"
+def test_stored_refresh_token_no_longer_valid(sim, catalog, tmp_path):
+    sim.control.reset()
+    token_file = tmp_path / "tokens.json"
     stale = "ab" * 32
     token_file.write_text(json.dumps({"refresh_token": stale, "issued_at": "2026-01-01"}))
     config = oauth_config(sim, "OAuth", oauth_token_file=str(token_file))
@@ -259,11 +250,11 @@ def test_stored_refresh_token_no_longer_valid(sim, catalog, tmp):
     assert sim.control.counters()["token_failures"] == 1
 
 
-def test_oauth_bad_client_is_clear(sim, catalog, tmp):
-    reset(sim)
+def test_oauth_bad_client_is_clear(sim, catalog, tmp_path):
+    sim.control.reset()
     config = oauth_config(sim, "OAuth", oauth_refresh_token="cd" * 32,
                           oauth_client_secret="nope-nope-nope",
-                          oauth_token_file=str(tmp / "tokens.json"))
+                          oauth_token_file=str(tmp_path / "tokens.json"))
     run = tapkit.run_tap(config, catalog=catalog)
     tapkit.assert_one_clear_error(run, "invalid_client")
     assert sim.control.counters()["token_failures"] == 1
@@ -302,11 +293,11 @@ def browse(url: str) -> str:
     return response.headers["Location"]
 
 
-def test_helper_code_flow_then_tap_runs_from_stored_token(sim, catalog, tmp):
-    reset(sim)
-    token_file = tmp / "tokens.json"
+def test_helper_code_flow_then_tap_runs_from_stored_token(sim, catalog, tmp_path):
+    sim.control.reset()
+    token_file = tmp_path / "tokens.json"
     config = oauth_config(sim, "OAuth", oauth_token_file=str(token_file))
-    helper = Helper(config, tmp)
+    helper = Helper(config, tmp_path)
     query = dict(parse_qsl(urlsplit(helper.authorize_url).query))
     assert query["response_type"] == "code"
     assert query["redirect_uri"].startswith("http://127.0.0.1:")
@@ -335,22 +326,22 @@ def test_helper_code_flow_then_tap_runs_from_stored_token(sim, catalog, tmp):
     assert_no_secrets(run, stored["refresh_token"], config["oauth_client_secret"])
 
 
-def test_helper_print_token_flag(sim, tmp):
-    reset(sim)
-    token_file = tmp / "tokens.json"
+def test_helper_print_token_flag(sim, tmp_path):
+    sim.control.reset()
+    token_file = tmp_path / "tokens.json"
     config = oauth_config(sim, "OAuth", oauth_token_file=str(token_file))
-    helper = Helper(config, tmp, "--print-token")
+    helper = Helper(config, tmp_path, "--print-token")
     requests.get(browse(helper.authorize_url), timeout=30)
     returncode, out, err = helper.finish()
     assert returncode == 0, err
     assert json.loads(token_file.read_text())["refresh_token"] in out
 
 
-def test_helper_rejects_a_forged_redirect(sim, tmp):
-    reset(sim)
-    token_file = tmp / "tokens.json"
+def test_helper_rejects_a_forged_redirect(sim, tmp_path):
+    sim.control.reset()
+    token_file = tmp_path / "tokens.json"
     config = oauth_config(sim, "OAuth", oauth_token_file=str(token_file))
-    helper = Helper(config, tmp)
+    helper = Helper(config, tmp_path)
     redirect = dict(parse_qsl(urlsplit(helper.authorize_url).query))["redirect_uri"]
     requests.get(redirect, params={"code": "f" * 48, "state": "forged"}, timeout=30)
     returncode, _, err = helper.finish()
@@ -361,11 +352,11 @@ def test_helper_rejects_a_forged_redirect(sim, tmp):
     assert sim.control.counters()["tokens_issued"] == {}
 
 
-def test_helper_implicit_flow_then_tap_uses_access_token(sim, catalog, tmp):
-    reset(sim)
-    token_file = tmp / "tokens.json"
+def test_helper_implicit_flow_then_tap_uses_access_token(sim, catalog, tmp_path):
+    sim.control.reset()
+    token_file = tmp_path / "tokens.json"
     config = oauth_config(sim, "OAuthImplicit", oauth_token_file=str(token_file))
-    helper = Helper(config, tmp, "--flow", "implicit")
+    helper = Helper(config, tmp_path, "--flow", "implicit")
     query = dict(parse_qsl(urlsplit(helper.authorize_url).query))
     assert query["response_type"] == "token"
     assert "offline_access" not in query["scope"]
@@ -396,7 +387,7 @@ def test_helper_implicit_flow_then_tap_uses_access_token(sim, catalog, tmp):
 
 
 def test_implicit_expired_token_fails_clearly_without_retrying(sim, catalog):
-    reset(sim, token_lifetime_seconds=1)
+    sim.control.reset(token_lifetime_seconds=1)
     client = sim.oauth_client
     location = browse(sim.url + "identity/connect/authorize?" + requests.compat.urlencode({
         "client_id": client["client_id"], "response_type": "token", "scope": "api",
@@ -417,14 +408,14 @@ def test_implicit_expired_token_fails_clearly_without_retrying(sim, catalog):
     assert after["requests_by_kind"].get("logout", 0) == before["requests_by_kind"].get("logout", 0)
 
 
-def test_default_token_file_location(monkeypatch, tmp):
+def test_default_token_file_location(monkeypatch, tmp_path):
     from tap_acumatica.oauth import default_token_file, token_file_for
 
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     a = default_token_file("https://erp.example.com/AcumaticaERP", "X@Company")
     b = default_token_file("https://erp.example.com/AcumaticaERP/entity/", "X@Company")
     c = default_token_file("https://erp.example.com/AcumaticaERP", "Y@Company")
     assert a == b != c
-    assert a.parent == tmp / "tap-acumatica"
+    assert a.parent == tmp_path / "tap-acumatica"
     explicit = token_file_for({"url": "https://x", "oauth_token_file": "~/t.json"})
     assert explicit == Path(os.path.expanduser("~/t.json"))

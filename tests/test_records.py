@@ -18,7 +18,6 @@ from tap_acumatica.contract import compile_schema, custom_source
 from tap_acumatica.records import SYSTEM_KEYS, ListDecoder
 from tests import tapkit
 from tests.simulator.process import SimulatorProcess
-from tests.test_rest_extraction import config_for
 
 VERSIONS = ["17.200.001", "20.200.001", "24.200.001"]
 ENTITIES = ["Customer", "SalesOrder"]
@@ -43,7 +42,7 @@ def api(sim: SimulatorProcess):
 
 
 def schemas(sim: SimulatorProcess, version: str) -> dict[str, dict]:
-    catalog = tapkit.discover(config_for(sim, endpoint_version=version, entities=ENTITIES,
+    catalog = tapkit.discover(tapkit.rest_config(sim, endpoint_version=version, entities=ENTITIES,
                                          discover_custom_fields=True))
     return {entry["tap_stream_id"]: entry["schema"] for entry in catalog["streams"]}
 

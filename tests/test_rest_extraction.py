@@ -16,21 +16,13 @@ import pytest
 from tests import tapkit
 from tests.simulator.process import SimulatorProcess
 
-VERSION = "20.200.001"
+VERSION = tapkit.REST_VERSION
 ENTITIES = ["Customer", "SalesOrder", "StockItem"]
-DISCOVERY_COUNTS = {
-    "17.200.001": 81, "18.200.001": 105, "20.200.001": 105,
-    "22.200.001": 119, "23.200.001": 117, "24.200.001": 119,
-}
+DISCOVERY_COUNTS = tapkit.ENTITY_COUNTS
 
 
-def config_for(sim: SimulatorProcess, **extra: object) -> dict:
-    config = {
-        "url": sim.url, **sim.credentials, "endpoint_version": VERSION,
-        "settle_seconds": 0, "entities": ENTITIES, "backoff_factor": 0.01,
-    }
-    config.update(extra)
-    return config
+def config_for(sim: SimulatorProcess, **extra: t.Any) -> dict:
+    return tapkit.rest_config(sim, **{"entities": ENTITIES, **extra})
 
 
 @contextlib.contextmanager
@@ -56,15 +48,6 @@ def expected_records(sim: SimulatorProcess, entity: str, schema: dict,
     for raw in truth(sim, entity, expand):
         record = tapkit.unwrap(raw, dates)
         record.pop("rowNumber", None)  # a row's position in one response, not data
-        out[record["id"]] = record
-    return out
-
-
-def emitted_by_id(records: list[dict]) -> dict[str, dict]:
-    out = {}
-    for record in records:
-        record = dict(record)
-        record.pop("rowNumber", None)
         out[record["id"]] = record
     return out
 
@@ -108,7 +91,7 @@ def test_values_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None
     assert run.returncode == 0, run.stderr[-3000:]
     for entity in ENTITIES:
         expected = expected_records(sim, entity, run.schemas[entity])
-        emitted = emitted_by_id(run.records[entity])
+        emitted = tapkit.emitted_by_id(run.records[entity])
         assert len(run.records[entity]) == 3000
         assert set(emitted) == set(expected)
         for record_id, record in expected.items():
@@ -134,7 +117,7 @@ def test_full_table_entity_pages_everything(sim: SimulatorProcess) -> None:
     run = tapkit.run_tap(config, catalog=tapkit.select(found, ["ShipVia"]))
     assert run.returncode == 0, run.stderr[-2000:]
     expected = expected_records(sim, "ShipVia", run.schemas["ShipVia"])
-    assert emitted_by_id(run.records["ShipVia"]) == expected
+    assert tapkit.emitted_by_id(run.records["ShipVia"]) == expected
     assert run.count("ShipVia") == 20  # the one-row overlap between pages is not re-emitted
     # 20 rows, pages of 7 overlapping by one row: 0-6, 6-12, 12-18, 18-19; the short page
     # ends it, with no extra empty request.
@@ -151,7 +134,7 @@ def test_incremental_second_run_reads_only_changes() -> None:
         after_second_boundary()
         second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
         assert second.returncode == 0, second.stderr[-2000:]
-        got = emitted_by_id(second.records["Customer"])
+        got = tapkit.emitted_by_id(second.records["Customer"])
         assert set(got) == set(changed["updated"]) | set(changed["inserted"])
         expected = expected_records(sim, "Customer", second.schemas["Customer"])
         for record_id, record in got.items():
@@ -242,7 +225,7 @@ def test_session_expiry_mid_stream_relogs_in_once_and_continues() -> None:
             sim.control.faults(latency_ms=20, only_kinds=["list"], expire_sessions=True)
             run = running.finish()
         assert run.returncode == 0
-        assert len(emitted_by_id(run.records["Customer"])) == 3000
+        assert len(tapkit.emitted_by_id(run.records["Customer"])) == 3000
         counters = sim.control.counters()
         assert counters["logins"] == 2 + 1  # discovery, the sync, the re-login
         assert counters["open_sessions"] == 0

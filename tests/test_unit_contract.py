@@ -13,12 +13,10 @@ from tap_acumatica.client import decode_json
 from tap_acumatica.contract import compile_schema, load_swagger, normalize_datetime, parse_entities
 from tap_acumatica.errors import ConfigError
 from tap_acumatica.settings import normalize_base_url, parse_start_date, validate_config
+from tests import tapkit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "acumatica"
-EXPECTED_COUNTS = {
-    "17.200.001": 81, "18.200.001": 105, "20.200.001": 105,
-    "22.200.001": 119, "23.200.001": 117, "24.200.001": 119,
-}
+EXPECTED_COUNTS = tapkit.ENTITY_COUNTS
 
 
 def swagger(version: str) -> dict:
