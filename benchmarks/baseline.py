@@ -35,19 +35,29 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     base = args.url if args.url.endswith("/") else args.url + "/"
     session = requests.Session()
-    login = session.post(base + "entity/auth/login", json={
-        "name": args.username, "password": args.password, "company": args.company,
-    }, timeout=60)
+    login = session.post(
+        base + "entity/auth/login",
+        json={
+            "name": args.username,
+            "password": args.password,
+            "company": args.company,
+        },
+        timeout=60,
+    )
     login.raise_for_status()
     url = f"{base}entity/Default/{args.version}/{args.entity}"
     # An explicit 64 KB buffer: the same whether or not PYTHONUNBUFFERED is set.
-    out = open(sys.stdout.fileno(), "w", buffering=1 << 16, encoding="utf-8",  # noqa: SIM115
-               closefd=False)
+    out = open(  # noqa: SIM115
+        sys.stdout.fileno(),
+        "w",
+        buffering=1 << 16,
+        encoding="utf-8",
+        closefd=False,
+    )
     records = requests_sent = skip = 0
     try:
         while True:
-            response = session.get(url, params={"$top": args.page_size, "$skip": skip},
-                                   timeout=300)
+            response = session.get(url, params={"$top": args.page_size, "$skip": skip}, timeout=300)
             requests_sent += 1
             response.raise_for_status()
             page = json.loads(response.content)

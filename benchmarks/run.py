@@ -76,7 +76,7 @@ def _sink(stream: t.IO[bytes], counted: list[int]) -> None:
         lines += chunk.count(b"\n")
         joined = tail + chunk
         records += joined.count(RECORD_MARK)
-        tail = joined[-(len(RECORD_MARK) - 1):]
+        tail = joined[-(len(RECORD_MARK) - 1) :]
     counted.extend((lines, records))
 
 
@@ -104,13 +104,13 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_child(label: str, command: list[str], sim: SimulatorProcess,
-              log_path: Path) -> Run:
+def run_child(label: str, command: list[str], sim: SimulatorProcess, log_path: Path) -> Run:
     sim_before = _proc_cpu(sim.pid)
     started = time.perf_counter()
     with log_path.open("ab") as log:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, cwd=ROOT,
-                                env=child_env())
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log, cwd=ROOT, env=child_env()
+        )
         counted: list[int] = []
         assert proc.stdout is not None
         reader = threading.Thread(target=_sink, args=(proc.stdout, counted), daemon=True)
@@ -122,8 +122,15 @@ def run_child(label: str, command: list[str], sim: SimulatorProcess,
     if proc.returncode != 0:
         raise RuntimeError(f"{label} failed (exit {proc.returncode}); see {log_path}")
     lines, records = counted
-    return Run(label, records or lines, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
-               _proc_cpu(sim.pid) - sim_before, sim.control.counters())
+    return Run(
+        label,
+        records or lines,
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss,
+        _proc_cpu(sim.pid) - sim_before,
+        sim.control.counters(),
+    )
 
 
 class Bench:
@@ -147,21 +154,38 @@ class Bench:
 
         session = requests.Session()
         creds = self.sim.credentials
-        session.post(self.sim.url + "entity/auth/login", json={
-            "name": creds["username"], "password": creds["password"],
-            "company": creds["company"]}, timeout=60).raise_for_status()
-        session.get(f"{self.sim.url}entity/Default/{VERSION}/{ENTITY}",
-                    params={"$top": 1}, timeout=120).raise_for_status()
+        session.post(
+            self.sim.url + "entity/auth/login",
+            json={
+                "name": creds["username"],
+                "password": creds["password"],
+                "company": creds["company"],
+            },
+            timeout=60,
+        ).raise_for_status()
+        session.get(
+            f"{self.sim.url}entity/Default/{VERSION}/{ENTITY}", params={"$top": 1}, timeout=120
+        ).raise_for_status()
         session.post(self.sim.url + "entity/auth/logout", timeout=60)
 
     # Commands -------------------------------------------------------------------------------
 
     def config(self, **extra: t.Any) -> Path:
-        config = {"url": self.sim.url, **self.sim.credentials, "endpoint_version": VERSION,
-                  "settle_seconds": 0, "page_size": PAGE_SIZE, **extra}
-        name = "config-" + "-".join(
-            f"{k}{'+'.join(v) if isinstance(v, list) else v}" for k, v in sorted(extra.items())
-        ) + ".json"
+        config = {
+            "url": self.sim.url,
+            **self.sim.credentials,
+            "endpoint_version": VERSION,
+            "settle_seconds": 0,
+            "page_size": PAGE_SIZE,
+            **extra,
+        }
+        name = (
+            "config-"
+            + "-".join(
+                f"{k}{'+'.join(v) if isinstance(v, list) else v}" for k, v in sorted(extra.items())
+            )
+            + ".json"
+        )
         path = self.workdir / name
         path.write_text(json.dumps(config))
         return path
@@ -170,8 +194,12 @@ class Bench:
         path = self.workdir / f"catalog-{entity}.json"
         if path.exists():
             return path
-        done = subprocess.run([TAP, "--config", str(self.config(entities=[entity])),
-                               "--discover"], capture_output=True, check=True, env=child_env())
+        done = subprocess.run(
+            [TAP, "--config", str(self.config(entities=[entity])), "--discover"],
+            capture_output=True,
+            check=True,
+            env=child_env(),
+        )
         catalog = json.loads(done.stdout)
         for entry in catalog["streams"]:
             for md in entry["metadata"]:
@@ -180,23 +208,49 @@ class Bench:
         path.write_text(json.dumps(catalog))
         return path
 
-    def baseline(self, records: int, latency_ms: int = 0,
-                 render_workers: int | None = None) -> Run:
+    def baseline(self, records: int, latency_ms: int = 0, render_workers: int | None = None) -> Run:
         self.fresh(records, latency_ms, render_workers)
         creds = self.sim.credentials
-        return run_child("baseline", [
-            sys.executable, "-m", "benchmarks.baseline", self.sim.url, ENTITY,
-            "--version", VERSION, "--page-size", str(PAGE_SIZE), "--username", creds["username"],
-            "--password", creds["password"], "--company", creds["company"],
-        ], self.sim, self.log)
+        return run_child(
+            "baseline",
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.baseline",
+                self.sim.url,
+                ENTITY,
+                "--version",
+                VERSION,
+                "--page-size",
+                str(PAGE_SIZE),
+                "--username",
+                creds["username"],
+                "--password",
+                creds["password"],
+                "--company",
+                creds["company"],
+            ],
+            self.sim,
+            self.log,
+        )
 
-    def tap(self, records: int, concurrency: int, latency_ms: int = 0,
-            render_workers: int | None = None) -> Run:
+    def tap(
+        self, records: int, concurrency: int, latency_ms: int = 0, render_workers: int | None = None
+    ) -> Run:
         self.fresh(records, latency_ms, render_workers)
         config = self.config(max_concurrent_requests=concurrency)
-        return run_child(f"tap c={concurrency}", [
-            TAP, "--config", str(config), "--catalog", str(self.catalog(ENTITY)),
-        ], self.sim, self.log)
+        return run_child(
+            f"tap c={concurrency}",
+            [
+                TAP,
+                "--config",
+                str(config),
+                "--catalog",
+                str(self.catalog(ENTITY)),
+            ],
+            self.sim,
+            self.log,
+        )
 
 
 def _list_requests(run: Run) -> int:
@@ -221,8 +275,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def load() -> str:
@@ -234,16 +290,21 @@ def load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="tap-acumatica benchmark (issue 9)")
-    parser.add_argument("--quick", action="store_true",
-                        help="small smoke run (CI): few records, one repetition")
+    parser.add_argument(
+        "--quick", action="store_true", help="small smoke run (CI): few records, one repetition"
+    )
     parser.add_argument("--records", type=int, help="records for (a)/(b) (default 100000)")
     parser.add_argument("--big", type=int, help="records for the RSS run (default 1000000)")
     parser.add_argument("--reps", type=int, help="repetitions (default 3)")
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--render-workers", type=int, default=2,
-                        help="simulator processes rendering list pages (0: the simulator's "
-                             "own threads, all on one GIL)")
+    parser.add_argument(
+        "--render-workers",
+        type=int,
+        default=2,
+        help="simulator processes rendering list pages (0: the simulator's "
+        "own threads, all on one GIL)",
+    )
     parser.add_argument("--output", help="also write the markdown report to this file")
     args = parser.parse_args(argv)
     records = args.records or (5_000 if args.quick else 100_000)
@@ -261,12 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     say(f"# tap-acumatica benchmark{' (--quick)' if args.quick else ''}")
     say()
     say(f"Machine: {machine()}. Load average at start: {load()}.")
-    say(f"Entity {ENTITY} ({VERSION}), page_size {PAGE_SIZE}, {reps} repetition(s), medians. "
-        f"Simulator render workers: {args.render_workers}.")
+    say(
+        f"Entity {ENTITY} ({VERSION}), page_size {PAGE_SIZE}, {reps} repetition(s), medians. "
+        f"Simulator render workers: {args.render_workers}."
+    )
     say()
-    with tempfile.TemporaryDirectory(prefix="tap-acumatica-bench-") as tmp, \
-            SimulatorProcess(sizes={ENTITY: records}, versions=[VERSION],
-                             default_size=50) as sim:
+    with (
+        tempfile.TemporaryDirectory(prefix="tap-acumatica-bench-") as tmp,
+        SimulatorProcess(sizes={ENTITY: records}, versions=[VERSION], default_size=50) as sim,
+    ):
         bench = Bench(args, Path(tmp))
         bench.sim = sim
         bench.catalog(ENTITY)
@@ -282,21 +346,27 @@ def main(argv: list[str] | None = None) -> int:
         base_rate = rate(records, a_runs["baseline"])
         say(f"## (a) {records:,} records, no latency")
         say()
-        say("| run | records/s (median) | wall s (runs) | CPU s | simulator CPU s | "
-            "list requests | peak RSS MB | ratio vs baseline |")
+        say(
+            "| run | records/s (median) | wall s (runs) | CPU s | simulator CPU s | "
+            "list requests | peak RSS MB | ratio vs baseline |"
+        )
         say("|---|---|---|---|---|---|---|---|")
         for label, runs in a_runs.items():
             _check_count(label, runs, records)
             r = rate(records, runs)
-            say(f"| {label} | {r:,.0f} | {median([x.wall for x in runs]):.2f} "
+            say(
+                f"| {label} | {r:,.0f} | {median([x.wall for x in runs]):.2f} "
                 f"({', '.join(f'{x.wall:.2f}' for x in runs)}) | "
                 f"{median([x.cpu for x in runs]):.2f} | {median([x.sim_cpu for x in runs]):.2f}"
                 f" | {_list_requests(runs[-1])} | "
-                f"{median([x.rss_kb for x in runs]) / 1024:.0f} | {r / base_rate:.2f} |")
+                f"{median([x.rss_kb for x in runs]) / 1024:.0f} | {r / base_rate:.2f} |"
+            )
         say()
         ratio_a = rate(records, a_runs["tap c=1"]) / base_rate
-        say(f"Target (a) tap >= 0.8 x baseline at the default max_concurrent_requests=1: "
-            f"{ratio_a:.2f} -> {'MET' if ratio_a >= 0.8 else 'NOT MET'}")
+        say(
+            f"Target (a) tap >= 0.8 x baseline at the default max_concurrent_requests=1: "
+            f"{ratio_a:.2f} -> {'MET' if ratio_a >= 0.8 else 'NOT MET'}"
+        )
         say()
 
         # (b) ------------------------------------------------------------------------
@@ -317,38 +387,46 @@ def main(argv: list[str] | None = None) -> int:
             gil_base: list[Run] = []
             gil_tap: list[Run] = []
             for _ in range(reps):
-                gil_base.append(bench.baseline(latency_records, args.latency_ms,
-                                               render_workers=0))
-                gil_tap.append(bench.tap(latency_records, conc, args.latency_ms,
-                                         render_workers=0))
+                gil_base.append(bench.baseline(latency_records, args.latency_ms, render_workers=0))
+                gil_tap.append(bench.tap(latency_records, conc, args.latency_ms, render_workers=0))
             _check_count("baseline (one GIL)", gil_base, latency_records)
             _check_count("tap (one GIL)", gil_tap, latency_records)
-            b_rows += [("baseline (sequential), simulator without render workers",
-                        gil_base, gil_base),
-                       (f"tap c={conc}, simulator without render workers", gil_tap, gil_base)]
+            b_rows += [
+                ("baseline (sequential), simulator without render workers", gil_base, gil_base),
+                (f"tap c={conc}, simulator without render workers", gil_tap, gil_base),
+            ]
         say(f"## (b) {latency_records:,} records, {args.latency_ms} ms latency per request")
         say()
-        say("| run | records/s (median) | wall s (runs) | CPU s | simulator CPU s | "
-            "list requests | max in flight | ratio vs baseline |")
+        say(
+            "| run | records/s (median) | wall s (runs) | CPU s | simulator CPU s | "
+            "list requests | max in flight | ratio vs baseline |"
+        )
         say("|---|---|---|---|---|---|---|---|")
         for label, runs, against in b_rows:
             r = rate(latency_records, runs)
             b_rate = rate(latency_records, against)
-            say(f"| {label} | {r:,.0f} | "
+            say(
+                f"| {label} | {r:,.0f} | "
                 f"{median([x.wall for x in runs]):.2f} "
                 f"({', '.join(f'{x.wall:.2f}' for x in runs)}) | "
                 f"{median([x.cpu for x in runs]):.2f} | {median([x.sim_cpu for x in runs]):.2f}"
                 f" | {_list_requests(runs[-1])} | "
-                f"{max(x.counters.get('max_in_flight', 0) for x in runs)} | {r / b_rate:.2f} |")
+                f"{max(x.counters.get('max_in_flight', 0) for x in runs)} | {r / b_rate:.2f} |"
+            )
         say()
-        say(f"Target (b) tap >= 3 x sequential baseline with max_concurrent_requests={conc}: "
+        say(
+            f"Target (b) tap >= 3 x sequential baseline with max_concurrent_requests={conc}: "
             f"{b_ratio:.2f} -> {'MET' if b_ratio >= 3 else 'NOT MET'}; max in flight "
-            f"{in_flight} <= {conc}: {'yes' if in_flight <= conc else 'NO'}")
+            f"{in_flight} <= {conc}: {'yes' if in_flight <= conc else 'NO'}"
+        )
         say()
 
         # (c) ------------------------------------------------------------------------
-        small_rss = median([r.rss_kb for r in a_runs["tap c=1"]]) if records == 100_000 \
-            or args.quick else bench.tap(100_000, 1).rss_kb
+        small_rss = (
+            median([r.rss_kb for r in a_runs["tap c=1"]])
+            if records == 100_000 or args.quick
+            else bench.tap(100_000, 1).rss_kb
+        )
         small_n = records if args.quick else 100_000
         big_run = bench.tap(big, 1)
         _check_count("tap (big)", [big_run], big)
@@ -358,11 +436,15 @@ def main(argv: list[str] | None = None) -> int:
         say("| records | peak RSS MB | wall s | records/s |")
         say("|---|---|---|---|")
         say(f"| {small_n:,} | {small_rss / 1024:.0f} | | |")
-        say(f"| {big:,} | {big_run.rss_kb / 1024:.0f} | {big_run.wall:.1f} | "
-            f"{big / big_run.wall:,.0f} |")
+        say(
+            f"| {big:,} | {big_run.rss_kb / 1024:.0f} | {big_run.wall:.1f} | "
+            f"{big / big_run.wall:,.0f} |"
+        )
         say()
-        say(f"Target (c) RSS at {big:,} <= 1.2 x at {small_n:,}: {rss_ratio:.2f} -> "
-            f"{'MET' if rss_ratio <= 1.2 else 'NOT MET'}")
+        say(
+            f"Target (c) RSS at {big:,} <= 1.2 x at {small_n:,}: {rss_ratio:.2f} -> "
+            f"{'MET' if rss_ratio <= 1.2 else 'NOT MET'}"
+        )
         say()
 
         # (d) ------------------------------------------------------------------------
@@ -371,33 +453,52 @@ def main(argv: list[str] | None = None) -> int:
         disc_all: list[tuple[float, int]] = []
         disc_one: list[tuple[float, int]] = []
         for _ in range(reps):
-            for config, bucket in ((bench.config(), disc_all),
-                                   (bench.config(entities=[ENTITY]), disc_one)):
+            for config, bucket in (
+                (bench.config(), disc_all),
+                (bench.config(entities=[ENTITY]), disc_one),
+            ):
                 t0 = time.perf_counter()
-                done = subprocess.run([TAP, "--config", str(config), "--discover"],
-                                      capture_output=True, check=True, env=child_env())
+                done = subprocess.run(
+                    [TAP, "--config", str(config), "--discover"],
+                    capture_output=True,
+                    check=True,
+                    env=child_env(),
+                )
                 bucket.append((time.perf_counter() - t0, len(json.loads(done.stdout)["streams"])))
         sim.control.reset(sizes={ENTITY: 100})
-        sync = run_child("catalog sync", [TAP, "--config", str(bench.config()),
-                                          "--catalog", str(bench.catalog(ENTITY))],
-                         sim, bench.log)
+        sync = run_child(
+            "catalog sync",
+            [TAP, "--config", str(bench.config()), "--catalog", str(bench.catalog(ENTITY))],
+            sim,
+            bench.log,
+        )
         swagger = sync.counters.get("requests_by_kind", {}).get("swagger", 0)
         say(f"## (d) discovery ({VERSION} swagger) and a --catalog sync")
         say()
         say("| run | wall s (median) | streams |")
         say("|---|---|---|")
-        say(f"| --discover, all entities | {median([x[0] for x in disc_all]):.2f} | "
-            f"{disc_all[0][1]} |")
-        say(f"| --discover, entities: [{ENTITY}] | {median([x[0] for x in disc_one]):.2f} | "
-            f"{disc_one[0][1]} |")
-        say(f"| sync --catalog ({ENTITY}, 100 records) | {sync.wall:.2f} | swagger requests:"
-            f" {swagger} |")
+        say(
+            f"| --discover, all entities | {median([x[0] for x in disc_all]):.2f} | "
+            f"{disc_all[0][1]} |"
+        )
+        say(
+            f"| --discover, entities: [{ENTITY}] | {median([x[0] for x in disc_one]):.2f} | "
+            f"{disc_one[0][1]} |"
+        )
+        say(
+            f"| sync --catalog ({ENTITY}, 100 records) | {sync.wall:.2f} | swagger requests:"
+            f" {swagger} |"
+        )
         say()
-        say(f"--catalog sync fetched swagger.json {swagger} time(s): "
-            f"{'OK (not fetched)' if swagger == 0 else 'FETCHED'}")
+        say(
+            f"--catalog sync fetched swagger.json {swagger} time(s): "
+            f"{'OK (not fetched)' if swagger == 0 else 'FETCHED'}"
+        )
         say()
-    say(f"Total benchmark time {time.perf_counter() - started:.0f} s; load average at end: "
-        f"{load()}.")
+    say(
+        f"Total benchmark time {time.perf_counter() - started:.0f} s; load average at end: "
+        f"{load()}."
+    )
     if args.output:
         Path(args.output).write_text("\n".join(out) + "\n")
     return 0

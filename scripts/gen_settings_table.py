@@ -33,8 +33,12 @@ environment variables or a secrets manager, never in `meltano.yml`.
 
 def settings_table() -> str:
     tap = Path(sys.executable).parent / "tap-acumatica"
-    markdown = subprocess.run([str(tap), "--about", "--format", "markdown"],  # noqa: S603
-                              capture_output=True, text=True, check=True).stdout
+    markdown = subprocess.run(  # noqa: S603
+        [str(tap), "--about", "--format", "markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     lines = markdown.splitlines()
     start = lines.index("## Settings") + 1
     table: list[str] = []
@@ -49,11 +53,15 @@ def settings_table() -> str:
 
 
 def render() -> str:
-    return HEADER + settings_table() + (
-        "\nThe `stream_maps`, `stream_map_config`, `faker_config`, `flattening_*` and "
-        "`batch_config` settings are the Meltano Singer SDK's built-ins: see "
-        "<https://sdk.meltano.com/en/latest/stream_maps.html> and "
-        "<https://sdk.meltano.com/en/latest/batch.html>.\n"
+    return (
+        HEADER
+        + settings_table()
+        + (
+            "\nThe `stream_maps`, `stream_map_config`, `faker_config`, `flattening_*` and "
+            "`batch_config` settings are the Meltano Singer SDK's built-ins: see "
+            "<https://sdk.meltano.com/en/latest/stream_maps.html> and "
+            "<https://sdk.meltano.com/en/latest/batch.html>.\n"
+        )
     )
 
 
@@ -72,12 +80,16 @@ def main(argv: list[str]) -> int:
     text = render()
     readme = readme_with(text)
     if "--check" in argv:
-        stale = [name for name, path, want in (("docs/SETTINGS.md", OUT, text),
-                                               ("README.md", README, readme))
-                 if not path.exists() or path.read_text() != want]
+        stale = [
+            name
+            for name, path, want in (("docs/SETTINGS.md", OUT, text), ("README.md", README, readme))
+            if not path.exists() or path.read_text() != want
+        ]
         if stale:
-            print(f"{', '.join(stale)} out of date: run python scripts/gen_settings_table.py",
-                  file=sys.stderr)
+            print(
+                f"{', '.join(stale)} out of date: run python scripts/gen_settings_table.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     OUT.write_text(text)

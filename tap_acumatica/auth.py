@@ -32,13 +32,15 @@ if t.TYPE_CHECKING:
 
 LOGGER = logging.getLogger("tap_acumatica.auth")
 
+
 def login_limit_message(server_detail: str, waited: float | None) -> str:
     """The one line a user sees when no API seat is free (after waiting, if configured)."""
     refused = "Acumatica refused the login: the licence's API seats (API Login Limit) are in use"
     if waited is not None:
         refused += f" and none came free within login_limit_wait_seconds ({waited:g}s)"
-    advice = ("" if waited is not None
-              else ", or set 'login_limit_wait_seconds' to wait for a free seat")
+    advice = (
+        "" if waited is not None else ", or set 'login_limit_wait_seconds' to wait for a free seat"
+    )
     return (
         f"{refused}. Sessions other clients left open expire after about 10 minutes of "
         "idleness; check the Users (SM201010) and User Types screens for concurrent-login "
@@ -157,8 +159,11 @@ class LoginSession(AcumaticaAuth):
     def login_body(self) -> dict[str, str]:
         """The login JSON: ``tenant`` (never also ``company``, which Acumatica rejects)."""
         body = {"name": self.username, "password": self.password}
-        for key, value in (("tenant", self.company), ("branch", self.branch),
-                           ("locale", self.locale)):
+        for key, value in (
+            ("tenant", self.company),
+            ("branch", self.branch),
+            ("locale", self.locale),
+        ):
             if value:
                 body[key] = value
         return body
@@ -186,7 +191,8 @@ class LoginSession(AcumaticaAuth):
                 deadline = now + self.login_limit_wait
                 LOGGER.warning(
                     "No free API seat (API Login Limit); waiting up to %gs "
-                    "(login_limit_wait_seconds) for one.", self.login_limit_wait,
+                    "(login_limit_wait_seconds) for one.",
+                    self.login_limit_wait,
                 )
             if now >= deadline:
                 raise LoginLimitError(login_limit_message(detail, self.login_limit_wait))

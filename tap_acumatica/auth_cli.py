@@ -146,27 +146,51 @@ def _parse_args(argv: t.Sequence[str] | None) -> argparse.Namespace:
         description="Authorize tap-acumatica with an Acumatica Connected Application "
         "(authorization-code or implicit flow) and store the token where the tap finds it.",
     )
-    parser.add_argument("--config", required=True, action="append",
-                        help="tap config JSON (url, oauth_client_id, oauth_client_secret, "
-                        "oauth_scope, oauth_token_file); may be given more than once")
-    parser.add_argument("--flow", choices=("code", "implicit"), default="code",
-                        help="code: refresh token for auth_scheme OAuth (default); implicit: "
-                        "access token for auth_scheme OAuthImplicit")
-    parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT,
-                        help="loopback redirect URI registered on the Connected Application "
-                        f"(default {DEFAULT_REDIRECT})")
-    parser.add_argument("--port", type=int,
-                        help="port of the redirect URI (overrides the one in --redirect-uri; "
-                        "0 picks a free port)")
-    parser.add_argument("--token-file", help="where to store the token (default: the config's "
-                        "oauth_token_file, else the tap's default token file)")
+    parser.add_argument(
+        "--config",
+        required=True,
+        action="append",
+        help="tap config JSON (url, oauth_client_id, oauth_client_secret, "
+        "oauth_scope, oauth_token_file); may be given more than once",
+    )
+    parser.add_argument(
+        "--flow",
+        choices=("code", "implicit"),
+        default="code",
+        help="code: refresh token for auth_scheme OAuth (default); implicit: "
+        "access token for auth_scheme OAuthImplicit",
+    )
+    parser.add_argument(
+        "--redirect-uri",
+        default=DEFAULT_REDIRECT,
+        help="loopback redirect URI registered on the Connected Application "
+        f"(default {DEFAULT_REDIRECT})",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help="port of the redirect URI (overrides the one in --redirect-uri; 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--token-file",
+        help="where to store the token (default: the config's "
+        "oauth_token_file, else the tap's default token file)",
+    )
     parser.add_argument("--scope", help="scopes to request (default: the config's oauth_scope)")
-    parser.add_argument("--no-browser", action="store_true",
-                        help="only print the authorize URL; do not open a browser")
-    parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds to wait for the browser's redirect (default 300)")
-    parser.add_argument("--print-token", action="store_true",
-                        help="also print the token on stdout (it is a secret)")
+    parser.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="only print the authorize URL; do not open a browser",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300,
+        help="seconds to wait for the browser's redirect (default 300)",
+    )
+    parser.add_argument(
+        "--print-token", action="store_true", help="also print the token on stdout (it is a secret)"
+    )
     return parser.parse_args(argv)
 
 
@@ -219,8 +243,9 @@ def run(argv: t.Sequence[str] | None = None) -> int:
     redactor = _Secrets()
     client = AcumaticaClient(config, redactor)
     install_redaction(client.redact)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     store = TokenStore(token_file_for(config))
     store.check_writable()
 
@@ -229,13 +254,19 @@ def run(argv: t.Sequence[str] | None = None) -> int:
     try:
         server = _Loopback((bind, port), path, args.flow, state)
     except OSError as exc:
-        raise ConfigError(f"Cannot listen on {bind}:{port} for the redirect ({exc}). Free the "
-                          "port or choose another one with --port (and register that redirect "
-                          "URI on the Connected Application).") from None
+        raise ConfigError(
+            f"Cannot listen on {bind}:{port} for the redirect ({exc}). Free the "
+            "port or choose another one with --port (and register that redirect "
+            "URI on the Connected Application)."
+        ) from None
     redirect_uri = urlunsplit(("http", f"{uri_host}:{server.server_address[1]}", path, "", ""))
-    query = {"client_id": config["oauth_client_id"], "redirect_uri": redirect_uri,
-             "scope": scope, "state": state,
-             "response_type": "code" if args.flow == "code" else "token"}
+    query = {
+        "client_id": config["oauth_client_id"],
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": state,
+        "response_type": "code" if args.flow == "code" else "token",
+    }
     verifier = ""
     if args.flow == "code":
         verifier = secrets.token_urlsafe(48)
@@ -262,12 +293,15 @@ def run(argv: t.Sequence[str] | None = None) -> int:
         server.server_close()
     result = server.result
     if result is None:
-        raise AcumaticaAuthError(f"No redirect reached {redirect_uri} within "
-                                 f"{args.timeout:.0f}s; run {PROG} again.")
+        raise AcumaticaAuthError(
+            f"No redirect reached {redirect_uri} within {args.timeout:.0f}s; run {PROG} again."
+        )
     redactor.values += [v for k, v in result.items() if k in ("code", "access_token") and v]
     if result.get("error") == "state_mismatch":
-        raise AcumaticaAuthError("The redirect's 'state' does not match this request (a stale "
-                                 f"or forged redirect); nothing was stored. Run {PROG} again.")
+        raise AcumaticaAuthError(
+            "The redirect's 'state' does not match this request (a stale "
+            f"or forged redirect); nothing was stored. Run {PROG} again."
+        )
     if result.get("error"):
         detail = result.get("error_description") or ""
         raise AcumaticaAuthError(
@@ -279,30 +313,43 @@ def run(argv: t.Sequence[str] | None = None) -> int:
 
     issued = dt.datetime.now(dt.timezone.utc)
     previous = str(config.get("oauth_refresh_token") or "") or None
-    base = {"url": normalize_base_url(str(config["url"])),
-            "client_id": config["oauth_client_id"]}
+    base = {"url": normalize_base_url(str(config["url"])), "client_id": config["oauth_client_id"]}
     try:
         if args.flow == "code":
             code = result.get("code")
             if not code:
                 raise AcumaticaAuthError("The redirect carried no authorization code.")
-            token = request_token(client, "authorization_code", {
-                "client_id": config["oauth_client_id"],
-                "client_secret": config["oauth_client_secret"],
-                "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier})
+            token = request_token(
+                client,
+                "authorization_code",
+                {
+                    "client_id": config["oauth_client_id"],
+                    "client_secret": config["oauth_client_secret"],
+                    "code": code,
+                    "redirect_uri": redirect_uri,
+                    "code_verifier": verifier,
+                },
+            )
             redactor.values += [token.access_token, token.refresh_token or ""]
             if not token.refresh_token:
                 raise AcumaticaAuthError(
                     "The server issued no refresh token: add 'offline_access' to 'oauth_scope' "
                     "and allow it on the Connected Application (SM303010), then run "
-                    f"{PROG} again.")
+                    f"{PROG} again."
+                )
             with store.locked():  # not while a run is rotating the token it replaces
-                store.save(**base, refresh_token=token.refresh_token,
-                           issued_at=issued.isoformat(timespec="seconds"), scope=scope,
-                           config_token_sha256=_sha256(previous) if previous else None)
+                store.save(
+                    **base,
+                    refresh_token=token.refresh_token,
+                    issued_at=issued.isoformat(timespec="seconds"),
+                    scope=scope,
+                    config_token_sha256=_sha256(previous) if previous else None,
+                )
             _say(f"Refresh token stored in {store.path}.")
-            _say("Run the tap with auth_scheme OAuth and this config (oauth_refresh_token may "
-                 "stay empty); each run keeps the rotated refresh token in that file.")
+            _say(
+                "Run the tap with auth_scheme OAuth and this config (oauth_refresh_token may "
+                "stay empty); each run keeps the rotated refresh token in that file."
+            )
             printed = token.refresh_token
         else:
             access = result.get("access_token")
@@ -314,12 +361,19 @@ def run(argv: t.Sequence[str] | None = None) -> int:
                 lifetime = 3600.0
             expires = issued + dt.timedelta(seconds=lifetime)
             with store.locked():
-                store.save(**base, access_token=access,
-                           access_token_expires_at=expires.isoformat(timespec="seconds"))
-            _say(f"Access token stored in {store.path}; it expires at "
-                 f"{expires.isoformat(timespec='seconds')}.")
-            _say("Run the tap with auth_scheme OAuthImplicit and this config, or put the token "
-                 "in 'oauth_access_token' (see --print-token).")
+                store.save(
+                    **base,
+                    access_token=access,
+                    access_token_expires_at=expires.isoformat(timespec="seconds"),
+                )
+            _say(
+                f"Access token stored in {store.path}; it expires at "
+                f"{expires.isoformat(timespec='seconds')}."
+            )
+            _say(
+                "Run the tap with auth_scheme OAuthImplicit and this config, or put the token "
+                "in 'oauth_access_token' (see --print-token)."
+            )
             printed = access
     finally:
         client.close()

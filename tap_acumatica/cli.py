@@ -87,8 +87,10 @@ def check_input_files(argv: t.Sequence[str]) -> None:
             if not isinstance(entry, dict):
                 raise ConfigError(f"The catalog file {path}: streams[{i}] is not an object.")
             missing = [k for k in ("tap_stream_id", "schema") if k not in entry]
-            if missing or not isinstance(entry.get("schema"), dict) or not isinstance(
-                entry.get("metadata", []), list
+            if (
+                missing
+                or not isinstance(entry.get("schema"), dict)
+                or not isinstance(entry.get("metadata", []), list)
             ):
                 raise ConfigError(
                     f"The catalog file {path}: streams[{i}] "
@@ -114,5 +116,7 @@ def main() -> None:
         _fail(str(exc), exc.exit_code)
     except Exception as exc:  # a bug: keep the traceback (redacted) for the report
         sys.stderr.write(redact_text(traceback.format_exc()))
-        _fail(f"unexpected {type(exc).__name__}: {exc} (please report this with the "
-              "traceback above)", 1)
+        _fail(
+            f"unexpected {type(exc).__name__}: {exc} (please report this with the traceback above)",
+            1,
+        )

@@ -49,8 +49,14 @@ RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 TRANSIENT_500_WORDS = ("deadlock", "timeout", "timed out", "try again", "temporarily")
 #: ...unless they name a cause no retry can fix ("Invalid credentials. Please try again."
 #: must not be retried: it would only lock the user out).
-PERMANENT_500_WORDS = ("invalid credentials", "does not exist", "is locked out",
-                       "account is locked", "password has expired", "insufficient rights")
+PERMANENT_500_WORDS = (
+    "invalid credentials",
+    "does not exist",
+    "is locked out",
+    "account is locked",
+    "password has expired",
+    "insufficient rights",
+)
 
 _JSON = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
@@ -134,8 +140,10 @@ class AcumaticaClient:
         self.config = config
         self.base_url = normalize_base_url(config["url"])
         self.auth = auth
-        self.timeout = (min(30, int(config.get("request_timeout") or 300)),
-                        int(config.get("request_timeout") or 300))
+        self.timeout = (
+            min(30, int(config.get("request_timeout") or 300)),
+            int(config.get("request_timeout") or 300),
+        )
         self.max_tries = int(config.get("max_retries") or 5)
         self.backoff_factor = float(_setting(config, "backoff_factor", 1.0))
         self.backoff_max = float(_setting(config, "backoff_max_seconds", 60.0))
@@ -147,11 +155,13 @@ class AcumaticaClient:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.concurrency + 4)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self.session.headers.update({
-            "User-Agent": config.get("user_agent") or f"tap-acumatica/{__version__}",
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip, deflate",
-        })
+        self.session.headers.update(
+            {
+                "User-Agent": config.get("user_agent") or f"tap-acumatica/{__version__}",
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+            }
+        )
         if config.get("ca_bundle"):
             self.session.verify = str(config["ca_bundle"])
         elif config.get("verify_ssl") is False:
@@ -215,8 +225,9 @@ class AcumaticaClient:
             while any(ident != me for ident in self._inflight):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    LOGGER.warning("%d request(s) still in flight; logging out anyway.",
-                                   len(self._inflight))
+                    LOGGER.warning(
+                        "%d request(s) still in flight; logging out anyway.", len(self._inflight)
+                    )
                     return
                 self._inflight_changed.wait(min(left, 0.5))
 
@@ -261,8 +272,14 @@ class AcumaticaClient:
         except _Unauthorized as exc:
             return exc.response
 
-    def get_json(self, url: str, *, params: t.Mapping[str, t.Any] | None = None,
-                 what: str, decode: t.Callable[[bytes], t.Any] | None = None) -> t.Any:
+    def get_json(
+        self,
+        url: str,
+        *,
+        params: t.Mapping[str, t.Any] | None = None,
+        what: str,
+        decode: t.Callable[[bytes], t.Any] | None = None,
+    ) -> t.Any:
         """GET and decode (with ``decode``, e.g. a typed list decoder, if given); a body
         that is not JSON (cut short by a proxy or a recycled worker) is fetched again,
         with backoff, up to ``max_retries`` attempts."""
@@ -276,26 +293,37 @@ class AcumaticaClient:
                 if attempt >= self.max_tries:
                     raise AcumaticaResponseError(str(exc)) from None
                 wait = self._backoff_wait(attempt - 1)
-                LOGGER.warning("%s; retry %d of %d in %.1fs.", exc, attempt,
-                               self.max_tries - 1, wait)
+                LOGGER.warning(
+                    "%s; retry %d of %d in %.1fs.", exc, attempt, self.max_tries - 1, wait
+                )
                 time.sleep(wait)
 
-    def parse_json(self, response: requests.Response, what: str, attempts: int = 1,
-                   decode: t.Callable[[bytes], t.Any] | None = None) -> t.Any:
+    def parse_json(
+        self,
+        response: requests.Response,
+        what: str,
+        attempts: int = 1,
+        decode: t.Callable[[bytes], t.Any] | None = None,
+    ) -> t.Any:
         ensure_json_api(response, what, self.base_url)
         try:
             return (decode or decode_json)(response.content)
         except msgspec.DecodeError as exc:
-            kind = ("truncated JSON" if "truncated" in str(exc).lower()
-                    else "a body that is not valid JSON")
+            kind = (
+                "truncated JSON"
+                if "truncated" in str(exc).lower()
+                else "a body that is not valid JSON"
+            )
             tries = f" after {attempts} attempts" if attempts > 1 else ""
-            raise _BadJSON(self.redact(
-                f"{what}: the server answered HTTP {response.status_code} with {kind}"
-                f"{tries} ({len(response.content)} bytes, "
-                f"Content-Type {response.headers.get('Content-Type') or 'none'}; starts "
-                f"{response.content[:60]!r}). A proxy or load balancer in front of "
-                "Acumatica may be cutting or replacing responses."
-            )) from None
+            raise _BadJSON(
+                self.redact(
+                    f"{what}: the server answered HTTP {response.status_code} with {kind}"
+                    f"{tries} ({len(response.content)} bytes, "
+                    f"Content-Type {response.headers.get('Content-Type') or 'none'}; starts "
+                    f"{response.content[:60]!r}). A proxy or load balancer in front of "
+                    "Acumatica may be cutting or replacing responses."
+                )
+            ) from None
 
     def raise_if_not_api(self, response: requests.Response, what: str) -> None:
         """Explain HTML pages and 404s: the URL does not point at Acumatica's API."""
@@ -324,21 +352,29 @@ class AcumaticaClient:
             attempt += 1
             exc = yield wait
 
-    def _send_with_retries(self, method: str, url: str, *, what: str, authenticate: bool,
-                           **kwargs: t.Any) -> requests.Response:
+    def _send_with_retries(
+        self, method: str, url: str, *, what: str, authenticate: bool, **kwargs: t.Any
+    ) -> requests.Response:
         def on_backoff(details: t.Any) -> None:
             exc = details.get("exception")
             LOGGER.warning(
                 "%s: %s; retry %d of %d in %.1fs.",
-                what, self.redact(_describe_failure(exc)), details["tries"],
-                self.max_tries - 1, details["wait"],
+                what,
+                self.redact(_describe_failure(exc)),
+                details["tries"],
+                self.max_tries - 1,
+                details["wait"],
             )
 
         sender = backoff.on_exception(
             self._wait_gen,
-            (RetryableResponse, requests.exceptions.ConnectionError,
-             requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError,
-             requests.exceptions.ContentDecodingError),
+            (
+                RetryableResponse,
+                requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ),
             max_tries=self.max_tries,
             jitter=None,
             giveup=_is_permanent,
@@ -359,16 +395,20 @@ class AcumaticaClient:
                 f"{what}: TLS/SSL failure talking to {self.base_url}: {_short(exc)}. If the "
                 "instance uses a private CA, set 'ca_bundle' to its PEM file."
             ) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
             raise AcumaticaAPIError(
                 f"{what}: cannot reach {self.base_url} ({_short(exc)}) after "
                 f"{self.max_tries} attempts. Check 'url' and the network."
             ) from None
 
-    def _send_once(self, method: str, url: str, *, what: str, authenticate: bool,
-                   **kwargs: t.Any) -> requests.Response:
+    def _send_once(
+        self, method: str, url: str, *, what: str, authenticate: bool, **kwargs: t.Any
+    ) -> requests.Response:
         if self._limiter is not None:
             self._limiter.acquire()
         acquired = self._slots.acquire(timeout=5 if self._closing else None)
@@ -381,8 +421,12 @@ class AcumaticaClient:
             self._inflight.append(me)
         try:
             response = self.session.request(
-                method, url, timeout=self.timeout,
-                auth=self.auth if authenticate else None, allow_redirects=False, **kwargs
+                method,
+                url,
+                timeout=self.timeout,
+                auth=self.auth if authenticate else None,
+                allow_redirects=False,
+                **kwargs,
             )
             self.requests_sent += 1
         finally:
@@ -405,9 +449,13 @@ class AcumaticaClient:
                 return response  # the login code explains seats; retrying will not free one
             if OPTIMIZATION_MARK in lowered:
                 raise OptimizationError(f"{what}: {detail}", optimization_fields(detail))
-            if status == 500 and _is_application_error(response) and (
-                any(word in lowered for word in PERMANENT_500_WORDS)
-                or not any(word in lowered for word in TRANSIENT_500_WORDS)
+            if (
+                status == 500
+                and _is_application_error(response)
+                and (
+                    any(word in lowered for word in PERMANENT_500_WORDS)
+                    or not any(word in lowered for word in TRANSIENT_500_WORDS)
+                )
             ):
                 return response
             raise RetryableResponse(response, detail)
@@ -432,15 +480,20 @@ def _is_application_error(response: requests.Response) -> bool:
 
 def _is_permanent(exc: Exception) -> bool:
     return isinstance(exc, requests.exceptions.SSLError) or (
-        isinstance(exc, requests.exceptions.ConnectionError)
-        and "NameResolutionError" in str(exc)
+        isinstance(exc, requests.exceptions.ConnectionError) and "NameResolutionError" in str(exc)
     )
 
 
 def _short(exc: BaseException) -> str:
     text = str(exc)
-    for marker in ("NameResolutionError", "Connection refused", "timed out", "CERTIFICATE",
-                   "Connection reset", "RemoteDisconnected"):
+    for marker in (
+        "NameResolutionError",
+        "Connection refused",
+        "timed out",
+        "CERTIFICATE",
+        "Connection reset",
+        "RemoteDisconnected",
+    ):
         if marker.lower() in text.lower():
             return marker
     return text[:160]

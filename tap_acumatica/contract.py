@@ -114,8 +114,8 @@ def _list_response_ref(operation: t.Mapping[str, t.Any]) -> str | None:
     schema = ok.get("schema")
     if schema is None:  # OpenAPI 3
         content = ok.get("content", {})
-        media: dict[str, t.Any] = (
-            content.get("application/json") or next(iter(content.values()), {})
+        media: dict[str, t.Any] = content.get("application/json") or next(
+            iter(content.values()), {}
         )
         schema = media.get("schema")
     if isinstance(schema, dict):
@@ -162,8 +162,9 @@ class _ShapeBuilder:
                 shape.fields[name] = spec
         return shape
 
-    def _field(self, name: str, prop: t.Mapping[str, t.Any], depth: int,
-               trail: tuple[str, ...]) -> FieldSpec | None:
+    def _field(
+        self, name: str, prop: t.Mapping[str, t.Any], depth: int, trail: tuple[str, ...]
+    ) -> FieldSpec | None:
         if "$ref" in prop:
             target = _ref_name(prop["$ref"])
             if target in VALUE_TYPES:
@@ -187,8 +188,9 @@ class _ShapeBuilder:
         return None
 
 
-def parse_entities(doc: t.Mapping[str, t.Any],
-                   only: t.Collection[str] | None = None) -> dict[str, EntitySpec]:
+def parse_entities(
+    doc: t.Mapping[str, t.Any], only: t.Collection[str] | None = None
+) -> dict[str, EntitySpec]:
     """Every top-level entity of a swagger document (optionally only the named ones)."""
     builder = _ShapeBuilder(_definitions(doc))
     specs: dict[str, EntitySpec] = {}
@@ -197,8 +199,11 @@ def parse_entities(doc: t.Mapping[str, t.Any],
             continue
         shape = builder.build(definition)
         stamp = next(
-            (f for f in STAMP_FIELDS
-             if f in shape.fields and shape.fields[f].value_type == "DateTimeValue"),
+            (
+                f
+                for f in STAMP_FIELDS
+                if f in shape.fields and shape.fields[f].value_type == "DateTimeValue"
+            ),
             None,
         )
         specs[name] = EntitySpec(name=name, shape=shape, stamp=stamp)
@@ -224,7 +229,8 @@ def _field_schema(spec: FieldSpec) -> dict[str, t.Any]:
 def shape_schema(shape: Shape, *, top_level: bool) -> dict[str, t.Any]:
     """JSON schema of unwrapped records of ``shape`` (all fields nullable)."""
     props: dict[str, t.Any] = {
-        "id": {"type": ["string"], "format": "uuid"} if top_level
+        "id": {"type": ["string"], "format": "uuid"}
+        if top_level
         else {"type": ["string", "null"], "format": "uuid"},
         "rowNumber": {"type": ["integer", "null"]},
         "note": {"type": ["string", "null"]},
@@ -254,7 +260,7 @@ def custom_source(prop: str) -> tuple[str, str] | None:
     """``custom__View__Field`` -> ("View", "Field"); None for other properties."""
     if not prop.startswith(CUSTOM_PREFIX):
         return None
-    view, sep, field_name = prop[len(CUSTOM_PREFIX):].partition("__")
+    view, sep, field_name = prop[len(CUSTOM_PREFIX) :].partition("__")
     return (view, field_name) if sep and view and field_name else None
 
 
@@ -358,8 +364,9 @@ def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any
     return transform_from(*compile_plan(schema))
 
 
-def transform_from(plan: t.Mapping[str, Converter],
-                   customs: CustomPlan) -> t.Callable[[dict[str, t.Any]], dict]:
+def transform_from(
+    plan: t.Mapping[str, Converter], customs: CustomPlan
+) -> t.Callable[[dict[str, t.Any]], dict]:
     """The generic record transform of a compiled plan (see :func:`compile_plan`)."""
 
     def transform(raw: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -401,8 +408,11 @@ def compile_plan(schema: t.Mapping[str, t.Any]) -> tuple[dict[str, Converter], C
     return plan, customs
 
 
-def selected_schema(schema: t.Mapping[str, t.Any], selected: t.Callable[[tuple[str, ...]], bool],
-                    breadcrumb: tuple[str, ...] = ()) -> dict[str, t.Any]:
+def selected_schema(
+    schema: t.Mapping[str, t.Any],
+    selected: t.Callable[[tuple[str, ...]], bool],
+    breadcrumb: tuple[str, ...] = (),
+) -> dict[str, t.Any]:
     """``schema`` without the properties ``selected(breadcrumb)`` rejects.
 
     Mirrors the SDK's ``pop_deselected_record_properties`` exactly: it drops a deselected
@@ -422,9 +432,11 @@ def selected_schema(schema: t.Mapping[str, t.Any], selected: t.Callable[[tuple[s
     return out
 
 
-def flatten_custom(custom: t.Mapping[str, t.Any],
-                    customs: t.Mapping[tuple[str, str], tuple[str, Converter]],
-                    out: dict[str, t.Any]) -> None:
+def flatten_custom(
+    custom: t.Mapping[str, t.Any],
+    customs: t.Mapping[tuple[str, str], tuple[str, Converter]],
+    out: dict[str, t.Any],
+) -> None:
     for view, fields in custom.items():
         if not isinstance(fields, dict):
             continue

@@ -31,8 +31,9 @@ def datetime_literal(moment: dt.datetime, dialect: str = "rest") -> str:
     raise ValueError(f"unknown $filter dialect {dialect!r}")
 
 
-def window_filter(field: str, start: dt.datetime | None, end: dt.datetime,
-                  dialect: str = "rest") -> str:
+def window_filter(
+    field: str, start: dt.datetime | None, end: dt.datetime, dialect: str = "rest"
+) -> str:
     """``field`` in the window ``(start, end]`` (no lower bound when ``start`` is None)."""
     upper = f"{field} le {datetime_literal(end, dialect)}"
     if start is None:

@@ -269,7 +269,9 @@ def request_token(client: AcumaticaClient, grant: str, form: t.Mapping[str, str]
     """POST the token endpoint; an OAuth error becomes one :class:`TokenRefused`."""
     data = {"grant_type": grant, **form}
     response = client.send_raw(
-        "POST", client.url(TOKEN_PATH), data=data,
+        "POST",
+        client.url(TOKEN_PATH),
+        data=data,
         what=f"OAuth token ({grant} grant)",
     )
     ensure_json_api(response, f"OAuth token ({grant} grant)", client.base_url)
@@ -281,9 +283,12 @@ def request_token(client: AcumaticaClient, grant: str, form: t.Mapping[str, str]
             expires_in = float(body.get("expires_in") or 3600)
         except (TypeError, ValueError):
             expires_in = 3600.0
-        return TokenResponse(str(body["access_token"]), expires_in,
-                             str(body["refresh_token"]) if body.get("refresh_token") else None,
-                             str(body["scope"]) if body.get("scope") else None)
+        return TokenResponse(
+            str(body["access_token"]),
+            expires_in,
+            str(body["refresh_token"]) if body.get("refresh_token") else None,
+            str(body["scope"]) if body.get("scope") else None,
+        )
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         code = body["error"]
         detail = client.redact(body_detail(response))
@@ -364,15 +369,19 @@ class BearerAuth(AcumaticaAuth):
         if not self.keeps_server_session or not self.access_token:
             return
         response = client.send_raw(
-            "POST", client.url("entity/auth/logout"), data=b"", what="logout (OAuth)",
+            "POST",
+            client.url("entity/auth/logout"),
+            data=b"",
+            what="logout (OAuth)",
             headers={"Authorization": f"Bearer {self.access_token}"},
         )
         if response.status_code not in (200, 204, 401):
             LOGGER.warning("Logout answered HTTP %s.", response.status_code)
 
     def _refresh(self, client: AcumaticaClient, refresh_token: str) -> TokenResponse:
-        return request_token(client, "refresh_token",
-                             {**self._client_form(), "refresh_token": refresh_token})
+        return request_token(
+            client, "refresh_token", {**self._client_form(), "refresh_token": refresh_token}
+        )
 
 
 class OAuthPassword(BearerAuth):
@@ -389,8 +398,12 @@ class OAuthPassword(BearerAuth):
         return [*super().secrets(), self.password]
 
     def _password_grant(self, client: AcumaticaClient) -> None:
-        form = {**self._client_form(), "username": self.username, "password": self.password,
-                "scope": self.scope}
+        form = {
+            **self._client_form(),
+            "username": self.username,
+            "password": self.password,
+            "scope": self.scope,
+        }
         self._accept(request_token(client, "password", form))
 
     def _renew(self, client: AcumaticaClient) -> None:
@@ -402,8 +415,10 @@ class OAuthPassword(BearerAuth):
         except TokenRefused as exc:
             if exc.code != "invalid_grant":
                 raise
-            LOGGER.warning("OAuth: the refresh token was refused (expired, revoked or already "
-                           "used); signing in again with the password grant.")
+            LOGGER.warning(
+                "OAuth: the refresh token was refused (expired, revoked or already "
+                "used); signing in again with the password grant."
+            )
             self.refresh_token = None
             self._password_grant(client)
 
@@ -433,10 +448,14 @@ class OAuthRefresh(BearerAuth):
         if not token or (stored.get("client_id") and stored.get("client_id") != self.client_id):
             return None
         issued = stored.get("issued_at") or "unknown time"
-        descends = (self.config_token is None or token == self.config_token
-                    or stored.get("config_token_sha256") == _sha256(self.config_token))
-        return _FileToken(str(token), f"the token file {self.store.path} (issued {issued})",
-                          descends)
+        descends = (
+            self.config_token is None
+            or token == self.config_token
+            or stored.get("config_token_sha256") == _sha256(self.config_token)
+        )
+        return _FileToken(
+            str(token), f"the token file {self.store.path} (issued {issued})", descends
+        )
 
     def candidates(self) -> list[tuple[str, str]]:
         """Refresh tokens to try, newest first: the file's (when it descends from the
@@ -456,7 +475,9 @@ class OAuthRefresh(BearerAuth):
     def _save(self, issued: str) -> None:
         try:
             self.store.save(
-                url=self.url, client_id=self.client_id, refresh_token=self.refresh_token,
+                url=self.url,
+                client_id=self.client_id,
+                refresh_token=self.refresh_token,
                 issued_at=issued,
                 config_token_sha256=_sha256(self.config_token) if self.config_token else None,
             )
@@ -499,8 +520,11 @@ class OAuthRefresh(BearerAuth):
             except TokenRefused as exc:
                 if exc.code != "invalid_grant":
                     raise
-                LOGGER.warning("OAuth: the refresh token from %s is no longer valid (expired, "
-                               "revoked or already used).", where)
+                LOGGER.warning(
+                    "OAuth: the refresh token from %s is no longer valid (expired, "
+                    "revoked or already used).",
+                    where,
+                )
                 failures.append(where)
                 continue
             issued = _now_text()
@@ -509,8 +533,12 @@ class OAuthRefresh(BearerAuth):
             if self.refresh_token != old or not self.store.path.exists():
                 self._save(issued)
             if first:
-                LOGGER.info("OAuth: signed in with the refresh token from %s; the rotated "
-                            "token is kept in %s.", where, self.store.path)
+                LOGGER.info(
+                    "OAuth: signed in with the refresh token from %s; the rotated "
+                    "token is kept in %s.",
+                    where,
+                    self.store.path,
+                )
             return
         raise AcumaticaAuthError(
             f"OAuth: the refresh token from {' and from '.join(failures)} is no longer valid "
@@ -528,8 +556,11 @@ class OAuthImplicit(BearerAuth):
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
         super().__init__(config)
         self.given = str(config.get("oauth_access_token") or "")
-        self.store = TokenStore(token_file_for(config)) if config.get("oauth_client_id") \
-            or config.get("oauth_token_file") else None
+        self.store = (
+            TokenStore(token_file_for(config))
+            if config.get("oauth_client_id") or config.get("oauth_token_file")
+            else None
+        )
         self._expired = False
 
     def _expired_error(self, why: str) -> AcumaticaAuthError:
@@ -551,11 +582,11 @@ class OAuthImplicit(BearerAuth):
             expires = stored.get("access_token_expires_at")
             if token and expires:
                 with contextlib.suppress(ValueError, TypeError):
-                    if dt.datetime.fromisoformat(str(expires)) <= dt.datetime.now(
-                            dt.timezone.utc):
+                    if dt.datetime.fromisoformat(str(expires)) <= dt.datetime.now(dt.timezone.utc):
                         self._remember(token)
                         raise self._expired_error(
-                            f"stored in {self.store.path} expired at {expires}")
+                            f"stored in {self.store.path} expired at {expires}"
+                        )
         if not token:
             raise ConfigError(
                 "auth_scheme OAuthImplicit needs 'oauth_access_token' (or a token file written "

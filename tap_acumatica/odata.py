@@ -53,8 +53,10 @@ if t.TYPE_CHECKING:
     from tap_acumatica.tap import TapAcumatica
 
 URL_STYLES = ("auto", "v4", "legacy")
-FAMILY_LABEL = {"v4": "OData v4 (t/<company>/api/odata/gi/)",
-                "legacy": "legacy OData v3 (odata/<company>/)"}
+FAMILY_LABEL = {
+    "v4": "OData v4 (t/<company>/api/odata/gi/)",
+    "legacy": "legacy OData v3 (odata/<company>/)",
+}
 DATETIME_TYPES = frozenset({"Edm.DateTime", "Edm.DateTimeOffset"})
 MAX_NEXT_LINKS = 100
 
@@ -145,10 +147,17 @@ def parse_metadata(document: bytes | str) -> dict[str, InquirySpec]:
         for element in schema:
             kind = _local(element.tag)
             if kind == "EntityType":
-                columns = {p.get("Name", ""): p.get("Type", "Edm.String")
-                           for p in _children(element, "Property") if p.get("Name")}
-                keys = [ref.get("Name", "") for key in _children(element, "Key")
-                        for ref in _children(key, "PropertyRef") if ref.get("Name")]
+                columns = {
+                    p.get("Name", ""): p.get("Type", "Edm.String")
+                    for p in _children(element, "Property")
+                    if p.get("Name")
+                }
+                keys = [
+                    ref.get("Name", "")
+                    for key in _children(element, "Key")
+                    for ref in _children(key, "PropertyRef")
+                    if ref.get("Name")
+                ]
                 name = element.get("Name", "")
                 types[name] = types[f"{namespace}.{name}"] = (columns, keys)
             elif kind == "Function":
@@ -165,8 +174,9 @@ def parse_metadata(document: bytes | str) -> dict[str, InquirySpec]:
     specs: dict[str, InquirySpec] = {}
     for name, type_ref in sets:
         columns, keys = types.get(type_ref) or types.get(type_ref.rsplit(".", 1)[-1]) or ({}, [])
-        specs[name] = InquirySpec(name=name, type_name=type_ref.rsplit(".", 1)[-1],
-                                  columns=dict(columns), keys=list(keys))
+        specs[name] = InquirySpec(
+            name=name, type_name=type_ref.rsplit(".", 1)[-1], columns=dict(columns), keys=list(keys)
+        )
     for item in imports:
         target = item.get("EntitySet", "")
         spec = specs.get(target)
@@ -199,8 +209,10 @@ class ODataService:
             )
         self.company = str(config.get("company") or "")
         if self.style == "v4" and not self.company:
-            raise ConfigError("odata_url_style v4 needs setting 'company' (the tenant name in "
-                              "t/<company>/api/odata/gi/).")
+            raise ConfigError(
+                "odata_url_style v4 needs setting 'company' (the tenant name in "
+                "t/<company>/api/odata/gi/)."
+            )
         self._family: str | None = None if self.style == "auto" else self.style
         self._lock = threading.Lock()
 
@@ -217,12 +229,13 @@ class ODataService:
 
     @property
     def family(self) -> str:
-        """"v4" or "legacy" (probing the instance when the style is ``auto``)."""
+        """ "v4" or "legacy" (probing the instance when the style is ``auto``)."""
         with self._lock:
             if self._family is None:
                 self._family = self._probe()
                 self._tap.logger.info(
-                    "odata_url_style auto: using %s at %s.", FAMILY_LABEL[self._family],
+                    "odata_url_style auto: using %s at %s.",
+                    FAMILY_LABEL[self._family],
                     self.client.url(self.root(self._family)),
                 )
             return self._family
@@ -235,17 +248,23 @@ class ODataService:
         tried: list[str] = []
         candidates = ["v4", "legacy"] if self.company else ["legacy"]
         if not self.company:
-            self._tap.logger.info("odata_url_style auto: no 'company' set, so only the legacy "
-                                  "URL (odata/) applies.")
+            self._tap.logger.info(
+                "odata_url_style auto: no 'company' set, so only the legacy URL (odata/) applies."
+            )
         for family in candidates:
             url = self.client.url(self.root(family))
-            response = self.client.request("GET", url, params=self.base_params(family),
-                                           what=f"OData service document ({family})")
+            response = self.client.request(
+                "GET",
+                url,
+                params=self.base_params(family),
+                what=f"OData service document ({family})",
+            )
             if response.status_code in (401, 403):
                 raise AcumaticaAPIError(
                     f"OData service document at {url}: HTTP {response.status_code} "
                     f"({body_detail(response)}). Check 'username'/'password' (or the OAuth "
-                    "settings) and that the user may use OData.", response.status_code,
+                    "settings) and that the user may use OData.",
+                    response.status_code,
                 )
             if response.status_code == 200 and _is_json(response):
                 try:
@@ -264,8 +283,7 @@ class ODataService:
         family = self.family
         url = self.client.url(self.root(family) + "$metadata")
         what = f"OData $metadata ({family})"
-        response = self.client.request("GET", url, what=what,
-                                       headers={"Accept": "application/xml"})
+        response = self.client.request("GET", url, what=what, headers={"Accept": "application/xml"})
         if response.status_code != 200:
             raise AcumaticaAPIError(
                 f"{what}: HTTP {response.status_code} from {url} ({body_detail(response)}).",
@@ -341,8 +359,12 @@ def _same(value: t.Any) -> t.Any:
 
 
 _CONVERTERS: dict[str, t.Callable[[t.Any], t.Any]] = {
-    "integer": _to_int, "number": _to_number, "boolean": _to_bool,
-    "date-time": _to_datetime, "string": _to_string, "any": _same,
+    "integer": _to_int,
+    "number": _to_number,
+    "boolean": _to_bool,
+    "date-time": _to_datetime,
+    "string": _to_string,
+    "any": _same,
 }
 
 
@@ -351,8 +373,7 @@ def compile_record(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any
 
     Driven by the JSON schema only, so streams rebuilt from a catalog need no $metadata.
     """
-    plan = {name: _CONVERTERS[_kind(prop)]
-            for name, prop in schema.get("properties", {}).items()}
+    plan = {name: _CONVERTERS[_kind(prop)] for name, prop in schema.get("properties", {}).items()}
 
     def transform(raw: dict[str, t.Any]) -> Record:
         out: Record = {}
@@ -378,7 +399,8 @@ def _rows_of(body: t.Any) -> tuple[list[dict[str, t.Any]], str | None]:
             return [r for r in inner if isinstance(r, dict)], None
     raise AcumaticaResponseError(
         f"expected an OData JSON body with a 'value' array, got {type(body).__name__}"
-        + (f" with keys {sorted(body)[:6]}" if isinstance(body, dict) else "") + "."
+        + (f" with keys {sorted(body)[:6]}" if isinstance(body, dict) else "")
+        + "."
     )
 
 
@@ -388,13 +410,21 @@ def _rows_of(body: t.Any) -> tuple[list[dict[str, t.Any]], str | None]:
 class InquiryStream(AcumaticaStream):
     """One generic inquiry (entity set) of the OData GI service."""
 
-    def __init__(self, tap: TapAcumatica, service: ODataService, name: str,
-                 schema: dict[str, t.Any], *, keys: list[str],
-                 replication_key: str | None = None,
-                 parameters: t.Mapping[str, t.Any] | None = None,
-                 function_import: str | None = None) -> None:
-        super().__init__(tap, name, schema, replication_key=replication_key,
-                         primary_keys=list(keys))
+    def __init__(
+        self,
+        tap: TapAcumatica,
+        service: ODataService,
+        name: str,
+        schema: dict[str, t.Any],
+        *,
+        keys: list[str],
+        replication_key: str | None = None,
+        parameters: t.Mapping[str, t.Any] | None = None,
+        function_import: str | None = None,
+    ) -> None:
+        super().__init__(
+            tap, name, schema, replication_key=replication_key, primary_keys=list(keys)
+        )
         self.service = service
         self.keys = list(keys)
         self.parameters = dict(parameters) if parameters is not None else None
@@ -438,22 +468,28 @@ class InquiryStream(AcumaticaStream):
     def read_server_clock(self) -> None:
         """GET the service document: one row of the inquiry would cost a server-side sort.
         Only its ``Date`` header is used; a refusal shows up, explained, on the next read."""
-        self.client.request("GET", self.client.url(self.service.root(self.family)),
-                            params=self.service.base_params(self.family),
-                            what="OData service document")
+        self.client.request(
+            "GET",
+            self.client.url(self.service.root(self.family)),
+            params=self.service.base_params(self.family),
+            what="OData service document",
+        )
 
     # Query options ------------------------------------------------------------------------------
 
     def _selected_columns(self) -> list[str] | None:
         """Selected columns, or None when every column is selected."""
         props = list(self.schema.get("properties", {}))
-        chosen = [n for n in props
-                  if self.mask.get(("properties", n), True) or n == self.replication_key
-                  or n in self.keys]
+        chosen = [
+            n
+            for n in props
+            if self.mask.get(("properties", n), True) or n == self.replication_key or n in self.keys
+        ]
         return None if len(chosen) == len(props) else chosen
 
-    def _params(self, *, filter_expr: str | None, top: int | None, skip: int,
-                census: bool, order: list[str]) -> dict[str, t.Any]:
+    def _params(
+        self, *, filter_expr: str | None, top: int | None, skip: int, census: bool, order: list[str]
+    ) -> dict[str, t.Any]:
         params: dict[str, t.Any] = dict(self.service.base_params(self.family))
         if self.parameters is not None and self.family == "legacy":
             for k, v in self.parameters.items():
@@ -471,16 +507,21 @@ class InquiryStream(AcumaticaStream):
 
     # Requests -------------------------------------------------------------------------------------
 
-    def fetch(self, *, filter_expr: str | None, top: int | None, skip: int,
-              census: bool = False) -> list[Record]:
-        what = f"{self.describe()}" + (f" ({filter_expr})" if filter_expr else "") + \
-            (f" $skip={skip}" if skip else "")
+    def fetch(
+        self, *, filter_expr: str | None, top: int | None, skip: int, census: bool = False
+    ) -> list[Record]:
+        what = (
+            f"{self.describe()}"
+            + (f" ({filter_expr})" if filter_expr else "")
+            + (f" $skip={skip}" if skip else "")
+        )
         url = self.client.url(self.path)
         while True:
             with self._order_lock:
                 order = list(self._order)
-            params = self._params(filter_expr=filter_expr, top=top, skip=skip, census=census,
-                                  order=order)
+            params = self._params(
+                filter_expr=filter_expr, top=top, skip=skip, census=census, order=order
+            )
             response = self.client.request("GET", url, params=params, what=what)
             if response.status_code == 400 and self._drop_unsortable(response, order):
                 continue
@@ -492,8 +533,9 @@ class InquiryStream(AcumaticaStream):
         transform = self._transform
         return [transform(r) for r in rows]
 
-    def _rows(self, response: requests.Response, what: str,
-              top: int | None) -> list[dict[str, t.Any]]:
+    def _rows(
+        self, response: requests.Response, what: str, top: int | None
+    ) -> list[dict[str, t.Any]]:
         self._raise_for_status(response, what)
         rows, link = self._parse(response, what)
         # Server-driven paging: a page cut short by the server must not look like the end.
@@ -506,8 +548,9 @@ class InquiryStream(AcumaticaStream):
             rows.extend(more)
         return rows if top is None else rows[:top]
 
-    def _parse(self, response: requests.Response,
-               what: str) -> tuple[list[dict[str, t.Any]], str | None]:
+    def _parse(
+        self, response: requests.Response, what: str
+    ) -> tuple[list[dict[str, t.Any]], str | None]:
         body = self.client.parse_json(response, what)
         try:
             return _rows_of(body)
@@ -525,13 +568,15 @@ class InquiryStream(AcumaticaStream):
                 "Open the inquiry on the Generic Inquiry screen (SM208000) and tick "
                 "'Expose via OData', and check that user "
                 f"{self.config.get('username') or '(token user)'!r} has access rights to "
-                "the inquiry.", 403,
+                "the inquiry.",
+                403,
             )
         if status == 404:
             raise AcumaticaAPIError(
                 f"Generic inquiry {self.name!r} was not found at {response.url} (HTTP 404: "
                 f"{detail}). It may have been renamed or is no longer exposed via OData; run "
-                "discovery again.", 404,
+                "discovery again.",
+                404,
             )
         raise AcumaticaAPIError(f"{what}: HTTP {status}: {detail}", status)
 
@@ -549,8 +594,12 @@ class InquiryStream(AcumaticaStream):
                 if column in self._order:
                     self._order.remove(column)
                     self._unsortable.add(column)
-        self.logger.warning("%s: the server cannot sort by %s (%s); ordering by the other "
-                            "columns.", self.describe(), ", ".join(named), detail)
+        self.logger.warning(
+            "%s: the server cannot sort by %s (%s); ordering by the other columns.",
+            self.describe(),
+            ", ".join(named),
+            detail,
+        )
         return bool(self._order)
 
     def record_identity(self, record: Record) -> t.Any:
@@ -562,8 +611,9 @@ class InquiryStream(AcumaticaStream):
 # --- discovery --------------------------------------------------------------------------------
 
 
-def _lookup(mapping: t.Mapping[str, t.Any], spec_name: str,
-            aliases: t.Iterable[str | None] = ()) -> tuple[bool, t.Any]:
+def _lookup(
+    mapping: t.Mapping[str, t.Any], spec_name: str, aliases: t.Iterable[str | None] = ()
+) -> tuple[bool, t.Any]:
     for name in (spec_name, *aliases):
         if name and name in mapping:
             return True, mapping[name]
@@ -573,18 +623,22 @@ def _lookup(mapping: t.Mapping[str, t.Any], spec_name: str,
 def _settings(tap: TapAcumatica) -> tuple[list[str] | None, dict[str, t.Any], dict[str, str]]:
     config = tap.config
     wanted = config.get("inquiries")
-    if wanted is not None and (not isinstance(wanted, list)
-                               or not all(isinstance(w, str) for w in wanted)):
+    if wanted is not None and (
+        not isinstance(wanted, list) or not all(isinstance(w, str) for w in wanted)
+    ):
         raise ConfigError("Setting 'inquiries' must be a list of inquiry (entity set) names.")
     params = config.get("inquiry_parameters") or {}
     if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
-        raise ConfigError("Setting 'inquiry_parameters' must map inquiry names to objects of "
-                          "parameter values, e.g. {\"Item Availability Data\": "
-                          "{\"Warehouse\": \"MAIN\"}}.")
+        raise ConfigError(
+            "Setting 'inquiry_parameters' must map inquiry names to objects of "
+            'parameter values, e.g. {"Item Availability Data": '
+            '{"Warehouse": "MAIN"}}.'
+        )
     stamps = config.get("inquiry_replication_keys") or {}
     if not isinstance(stamps, dict) or not all(isinstance(v, str) for v in stamps.values()):
-        raise ConfigError("Setting 'inquiry_replication_keys' must map inquiry names to a "
-                          "date-time column name.")
+        raise ConfigError(
+            "Setting 'inquiry_replication_keys' must map inquiry names to a date-time column name."
+        )
     return wanted, params, stamps
 
 
@@ -609,11 +663,20 @@ def _streams_from_catalog(tap: TapAcumatica, service: ODataService) -> list[Stre
         if not found:
             valid = getattr(md, "valid_replication_keys", None) or []
             stamp = entry.replication_key or (valid[0] if valid else None)
-        has_params, values = _lookup(params, name, [type_name_of(name),
-                                                    f"{type_name_of(name)}_WithParameters"])
-        streams.append(InquiryStream(tap, service, name, schema, keys=keys,
-                                     replication_key=stamp,
-                                     parameters=values if has_params else None))
+        has_params, values = _lookup(
+            params, name, [type_name_of(name), f"{type_name_of(name)}_WithParameters"]
+        )
+        streams.append(
+            InquiryStream(
+                tap,
+                service,
+                name,
+                schema,
+                keys=keys,
+                replication_key=stamp,
+                parameters=values if has_params else None,
+            )
+        )
     return streams
 
 
@@ -640,8 +703,9 @@ def _streams_from_metadata(tap: TapAcumatica, service: ODataService) -> list[Str
             continue
         if has_params:
             if not spec.parameterised:
-                raise ConfigError(f"'inquiry_parameters' names {spec.name!r}, which takes no "
-                                  "parameters.")
+                raise ConfigError(
+                    f"'inquiry_parameters' names {spec.name!r}, which takes no parameters."
+                )
             extra = sorted(set(values) - set(spec.parameters))
             if extra:
                 raise ConfigError(
@@ -659,21 +723,35 @@ def _streams_from_metadata(tap: TapAcumatica, service: ODataService) -> list[Str
                     + ", ".join(c for c, e in spec.columns.items() if e in DATETIME_TYPES)
                     + ")."
                 )
-        streams.append(InquiryStream(
-            tap, service, spec.name, spec.json_schema(), keys=spec.keys,
-            replication_key=stamp if found else None,
-            parameters=values if has_params else None, function_import=spec.function_import,
-        ))
+        streams.append(
+            InquiryStream(
+                tap,
+                service,
+                spec.name,
+                spec.json_schema(),
+                keys=spec.keys,
+                replication_key=stamp if found else None,
+                parameters=values if has_params else None,
+                function_import=spec.function_import,
+            )
+        )
     if skipped:
-        tap.logger.info("Skipped parameterised inquir%s %s: set their values in "
-                        "'inquiry_parameters' to read them.",
-                        "y" if len(skipped) == 1 else "ies", ", ".join(map(repr, skipped)))
-    unknown_stamps = sorted(set(stamps) - {a for s in specs.values()
-                                           for a in (s.name, s.type_name)})
+        tap.logger.info(
+            "Skipped parameterised inquir%s %s: set their values in "
+            "'inquiry_parameters' to read them.",
+            "y" if len(skipped) == 1 else "ies",
+            ", ".join(map(repr, skipped)),
+        )
+    unknown_stamps = sorted(
+        set(stamps) - {a for s in specs.values() for a in (s.name, s.type_name)}
+    )
     if unknown_stamps and wanted is None:
-        raise ConfigError(f"'inquiry_replication_keys' names unknown inquir"
-                          f"{'y' if len(unknown_stamps) == 1 else 'ies'}: "
-                          f"{', '.join(map(repr, unknown_stamps))}.")
-    tap.logger.info("Discovered %d generic inquiries over %s.", len(streams),
-                    FAMILY_LABEL[service.family])
+        raise ConfigError(
+            f"'inquiry_replication_keys' names unknown inquir"
+            f"{'y' if len(unknown_stamps) == 1 else 'ies'}: "
+            f"{', '.join(map(repr, unknown_stamps))}."
+        )
+    tap.logger.info(
+        "Discovered %d generic inquiries over %s.", len(streams), FAMILY_LABEL[service.family]
+    )
     return streams

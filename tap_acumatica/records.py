@@ -55,12 +55,10 @@ class ListDecoder:
         steps: list[tuple[str, int, t.Any]] = []
         for index, (key, convert) in enumerate(plan.items()):
             wrapped = key not in SYSTEM_KEYS and convert in (unwrap, unwrap_datetime)
-            kind = (_OTHER if not wrapped else _DATETIME if convert is unwrap_datetime
-                    else _SCALAR)
+            kind = _OTHER if not wrapped else _DATETIME if convert is unwrap_datetime else _SCALAR
             attr = f"f{index}"  # raw keys need not be identifiers; rename maps them
             rename[attr] = key
-            fields.append((attr, Wrapped | None | msgspec.UnsetType if wrapped
-                           else t.Any, _UNSET))
+            fields.append((attr, Wrapped | None | msgspec.UnsetType if wrapped else t.Any, _UNSET))
             steps.append((key, kind, convert))
         if self._customs:
             attr = f"f{len(fields)}"
@@ -69,8 +67,10 @@ class ListDecoder:
             steps.append(("custom", _CUSTOM, None))
         record = msgspec.defstruct("Record", fields, rename=rename, gc=False)
         self._steps = steps
-        self._typed = msgspec.json.Decoder(list[record],  # type: ignore[valid-type]
-                                           float_hook=decimal.Decimal)
+        self._typed = msgspec.json.Decoder(
+            list[record],  # type: ignore[valid-type]
+            float_hook=decimal.Decimal,
+        )
         #: Responses that did not fit the declared shape (decoded the generic way).
         self.fallbacks = 0
 
@@ -92,8 +92,9 @@ class ListDecoder:
     def _from_struct(self, row: t.Any) -> dict[str, t.Any]:
         out: dict[str, t.Any] = {}
         customs = self._customs
-        for (key, kind, convert), value in zip(self._steps, msgspec.structs.astuple(row),
-                                               strict=True):
+        for (key, kind, convert), value in zip(
+            self._steps, msgspec.structs.astuple(row), strict=True
+        ):
             if value is _UNSET:
                 continue  # not in the response: absent, as in the generic path
             if kind == _SCALAR:

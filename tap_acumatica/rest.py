@@ -49,11 +49,15 @@ def _split_list(text: str) -> list[str]:
 class EntityStream(AcumaticaStream):
     """One top-level entity of the endpoint (``Customer``, ``SalesOrder``, …)."""
 
-    def __init__(self, tap: TapAcumatica, name: str, schema: dict[str, t.Any],
-                 replication_key: str | None,
-                 deselected_by_default: t.Collection[str] = ()) -> None:
-        super().__init__(tap, name, schema, replication_key=replication_key,
-                         primary_keys=["id"])
+    def __init__(
+        self,
+        tap: TapAcumatica,
+        name: str,
+        schema: dict[str, t.Any],
+        replication_key: str | None,
+        deselected_by_default: t.Collection[str] = (),
+    ) -> None:
+        super().__init__(tap, name, schema, replication_key=replication_key, primary_keys=["id"])
         self._record_decoder: ListDecoder | None = None
         self._census_decoder: ListDecoder | None = None
         self._query_cache: dict[bool, Options] = {}
@@ -67,8 +71,7 @@ class EntityStream(AcumaticaStream):
         applied after the stream is built): records leave ``fetch`` without deselected
         fields, so the SDK's per-record pruning is not needed."""
         if self._record_decoder is None:
-            self._record_decoder = ListDecoder(selected_schema(self.schema,
-                                                               self.mask.__getitem__))
+            self._record_decoder = ListDecoder(selected_schema(self.schema, self.mask.__getitem__))
             self.records_pruned = True
         return self._record_decoder
 
@@ -82,8 +85,7 @@ class EntityStream(AcumaticaStream):
         """Census rows: the stamp alone, as sent (the census parses it itself)."""
         if self._census_decoder is None:
             stamp = {"type": ["string", "null"]}
-            self._census_decoder = ListDecoder(
-                {"properties": {str(self.replication_key): stamp}})
+            self._census_decoder = ListDecoder({"properties": {str(self.replication_key): stamp}})
         return self._census_decoder
 
     def apply_catalog(self, catalog: singer.Catalog) -> None:
@@ -114,8 +116,9 @@ class EntityStream(AcumaticaStream):
     def _selected(self, breadcrumb: tuple[str, ...]) -> bool:
         return bool(self.mask.get(breadcrumb, True))
 
-    def _expand_paths(self, schema: t.Mapping[str, t.Any], breadcrumb: tuple[str, ...],
-                      prefix: str) -> list[str]:
+    def _expand_paths(
+        self, schema: t.Mapping[str, t.Any], breadcrumb: tuple[str, ...], prefix: str
+    ) -> list[str]:
         paths: list[str] = []
         for name, prop in schema.get("properties", {}).items():
             inner = None if name in SYSTEM_PROPERTIES else _nested(prop)
@@ -123,8 +126,11 @@ class EntityStream(AcumaticaStream):
             # Nested collections (Details/Allocations) have no metadata entry unless the
             # user adds one: they are expanded only when explicitly selected.
             entry = self.metadata.get(crumb) if breadcrumb else None
-            selected = self._selected(crumb) if not breadcrumb else bool(
-                entry is not None and getattr(entry, "selected", False))
+            selected = (
+                self._selected(crumb)
+                if not breadcrumb
+                else bool(entry is not None and getattr(entry, "selected", False))
+            )
             if inner is None or not selected:
                 continue
             path = f"{prefix}{name}"
@@ -143,38 +149,51 @@ class EntityStream(AcumaticaStream):
             options["$select"] = self.replication_key
         else:
             props = self.schema.get("properties", {})
-            scalar = [n for n, p in props.items() if n not in SYSTEM_PROPERTIES
-                      and _nested(p) is None and custom_source(n) is None]
-            chosen = [n for n in scalar
-                      if self._selected(("properties", n)) or n == self.replication_key]
+            scalar = [
+                n
+                for n, p in props.items()
+                if n not in SYSTEM_PROPERTIES and _nested(p) is None and custom_source(n) is None
+            ]
+            chosen = [
+                n for n in scalar if self._selected(("properties", n)) or n == self.replication_key
+            ]
             expand = self._expand_paths(self.schema, (), "")
             if len(chosen) < len(scalar) or expand:
                 options["$select"] = ",".join(chosen + [p for p in expand if "/" not in p])
             if expand:
                 options["$expand"] = ",".join(expand)
-            customs = [".".join(src) for n in props
-                       if (src := custom_source(n)) and self._selected(("properties", n))]
+            customs = [
+                ".".join(src)
+                for n in props
+                if (src := custom_source(n)) and self._selected(("properties", n))
+            ]
             if customs:
                 options["$custom"] = ",".join(customs)
             if len(urlencode(options)) > MAX_QUERY_LENGTH and "$select" in options:
                 # IIS caps query strings (2048 bytes by default): ask for every field and
                 # let the SDK drop the unselected ones rather than fail.
-                self.logger.info("%s: $select too long for the server; requesting all fields.",
-                                 self.name)
+                self.logger.info(
+                    "%s: $select too long for the server; requesting all fields.", self.name
+                )
                 del options["$select"]
         self._query_cache[census] = options
         return options
 
     # Requests -------------------------------------------------------------------------------
 
-    def fetch(self, *, filter_expr: str | None, top: int | None, skip: int,
-              census: bool = False) -> list[Record]:
+    def fetch(
+        self, *, filter_expr: str | None, top: int | None, skip: int, census: bool = False
+    ) -> list[Record]:
         base = self.paging_params(filter_expr, top, skip)
-        what = f"{self.name} list" + (f" ({filter_expr})" if filter_expr else "") + \
-            (f" $skip={skip}" if skip else "")
+        what = (
+            f"{self.name} list"
+            + (f" ({filter_expr})" if filter_expr else "")
+            + (f" $skip={skip}" if skip else "")
+        )
         if census:
-            return self._get_list({**base, **self.query_options(census=True)}, what,
-                                  decode=self._census_rows.decode)
+            return self._get_list(
+                {**base, **self.query_options(census=True)}, what, decode=self._census_rows.decode
+            )
         options = self._without(self.query_options(), self._per_record)
         while True:
             try:
@@ -187,26 +206,33 @@ class EntityStream(AcumaticaStream):
                         f"{exc} (the tap could not tell which fields to read separately)"
                     ) from None
                 self.logger.warning(
-                    "%s: the server cannot list %s (\"Optimization cannot be performed\"); "
-                    "reading %s record by record.", self.name, ", ".join(sorted(blamed)),
-                    "them" if len(blamed) > 1 else "it")
+                    '%s: the server cannot list %s ("Optimization cannot be performed"); '
+                    "reading %s record by record.",
+                    self.name,
+                    ", ".join(sorted(blamed)),
+                    "them" if len(blamed) > 1 else "it",
+                )
                 self._per_record |= blamed
                 options = self._without(self.query_options(), self._per_record)
         if self._per_record:
             self._complete_per_record(records)
         return records
 
-    def _get_records(self, base: dict[str, t.Any], options: Options,
-                     what: str) -> list[Record]:
+    def _get_records(self, base: dict[str, t.Any], options: Options, what: str) -> list[Record]:
         if len(_split_list(options.get("$custom", ""))) < 2:
             return self._get_list({**base, **options}, what, decode=self._decoder.decode)
         # A wide $custom may have to be split and merged on the raw rows: the generic way.
         return [self._transform(r) for r in self._get_wide(base, options, what)]
 
-    def _get_list(self, params: t.Mapping[str, t.Any], what: str,
-                  decode: t.Callable[[bytes], t.Any] | None = None) -> list[t.Any]:
-        data = self.client.get_json(self.client.url(self.path), params=params, what=what,
-                                    decode=decode)
+    def _get_list(
+        self,
+        params: t.Mapping[str, t.Any],
+        what: str,
+        decode: t.Callable[[bytes], t.Any] | None = None,
+    ) -> list[t.Any]:
+        data = self.client.get_json(
+            self.client.url(self.path), params=params, what=what, decode=decode
+        )
         if not isinstance(data, list):
             raise AcumaticaResponseError(
                 f"{what}: expected a JSON array of records, got {type(data).__name__}."
@@ -223,12 +249,16 @@ class EntityStream(AcumaticaStream):
             except (AcumaticaAPIError, AcumaticaResponseError):
                 if len(customs) < 2:
                     raise
-                self.logger.info("%s: the server refused %d custom fields in one request; "
-                                 "splitting them.", self.name, len(customs))
+                self.logger.info(
+                    "%s: the server refused %d custom fields in one request; splitting them.",
+                    self.name,
+                    len(customs),
+                )
         half = len(customs) // 2
         first = self._get_wide(base, {**options, "$custom": ",".join(customs[:half])}, what)
-        minimal = {"$select": self.replication_key or next(iter(self._listed_fields(options)),
-                                                           "id")}
+        minimal = {
+            "$select": self.replication_key or next(iter(self._listed_fields(options)), "id")
+        }
         rest = self._get_wide(base, {**minimal, "$custom": ",".join(customs[half:])}, what)
         extra = {r.get("id"): r.get("custom") or {} for r in rest if isinstance(r, dict)}
         for row in first:
@@ -256,8 +286,11 @@ class EntityStream(AcumaticaStream):
 
     @staticmethod
     def _listed_fields(options: Options) -> set[str]:
-        return {p.split("/")[0] for key in ("$select", "$expand")
-                for p in _split_list(options.get(key, ""))}
+        return {
+            p.split("/")[0]
+            for key in ("$select", "$expand")
+            for p in _split_list(options.get(key, ""))
+        }
 
     def _without(self, options: Options, fields: set[str]) -> Options:
         if not fields:
@@ -279,15 +312,17 @@ class EntityStream(AcumaticaStream):
         full = self.query_options()
         params: Options = {}
         for key in ("$select", "$expand"):
-            parts = [p for p in _split_list(full.get(key, ""))
-                     if p.split("/")[0] in self._per_record]
+            parts = [
+                p for p in _split_list(full.get(key, "")) if p.split("/")[0] in self._per_record
+            ]
             if parts:
                 params[key] = ",".join(parts)
         if "$select" not in params:
             params["$select"] = ",".join(sorted(self._per_record))
         for record in records:
             one = self.client.get_json(
-                self.client.url(f"{self.path}/{record['id']}"), params=params,
+                self.client.url(f"{self.path}/{record['id']}"),
+                params=params,
                 what=f"{self.name} {record['id']} ({', '.join(sorted(self._per_record))})",
             )
             extra = self._transform(one) if isinstance(one, dict) else {}

@@ -132,7 +132,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "entities",
         th.ArrayType(th.StringType),
-        description="Discover only these entities (e.g. `[\"Customer\", \"SalesOrder\"]`).",
+        description='Discover only these entities (e.g. `["Customer", "SalesOrder"]`).',
     ),
     th.Property(
         "odata_url_style",
@@ -150,7 +150,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ArrayType(th.StringType),
         description=(
             "With schema OData: discover only these generic inquiries (entity set names as "
-            "exposed, e.g. `[\"Customer Contacts\", \"BI-SalesOrders\"]`)."
+            'exposed, e.g. `["Customer Contacts", "BI-SalesOrders"]`).'
         ),
     ),
     th.Property(
@@ -158,7 +158,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ObjectType(additional_properties=th.ObjectType(additional_properties=True)),
         description=(
             "With schema OData: parameter values of parameterised inquiries, by inquiry, e.g. "
-            "`{\"Item Availability Data\": {\"Warehouse\": \"MAIN\"}}`. Parameterised "
+            '`{"Item Availability Data": {"Warehouse": "MAIN"}}`. Parameterised '
             "inquiries without an entry here are not discovered."
         ),
     ),
@@ -167,7 +167,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ObjectType(additional_properties=th.StringType),
         description=(
             "With schema OData: makes inquiries incremental on a date-time column, e.g. "
-            "`{\"BI-SalesOrders\": \"LastModifiedOn\"}`. Other inquiries are read in full."
+            '`{"BI-SalesOrders": "LastModifiedOn"}`. Other inquiries are read in full.'
         ),
     ),
     th.Property(
@@ -184,7 +184,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
         description=(
             "Custom fields to extract per entity without discovering all of them, e.g. "
-            "`{\"SalesOrder\": [\"Document.UsrExternalRef\"]}` (emitted as "
+            '`{"SalesOrder": ["Document.UsrExternalRef"]}` (emitted as '
             "`custom__Document__UsrExternalRef`)."
         ),
     ),
@@ -360,11 +360,14 @@ def validate_config(config: t.Mapping[str, t.Any]) -> None:
         # The access token may live in the token file written by `tap-acumatica-auth`.
         missing = []
     if missing:
-        raise ConfigError(
-            f"auth_scheme {scheme} needs setting(s): {', '.join(missing)}."
-        )
-    for name in ("page_size", "max_concurrent_requests", "request_timeout", "max_retries",
-                 "max_requests_per_minute"):
+        raise ConfigError(f"auth_scheme {scheme} needs setting(s): {', '.join(missing)}.")
+    for name in (
+        "page_size",
+        "max_concurrent_requests",
+        "request_timeout",
+        "max_retries",
+        "max_requests_per_minute",
+    ):
         value = config.get(name)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"Setting {name!r} must be a positive integer; got {value!r}.")

@@ -63,8 +63,9 @@ def split_at_quantiles(window: Window, sorted_ms: list[int], parts: int = 16) ->
     """
     start_ms = (window.start - UNIX_EPOCH) // RESOLUTION
     end_ms = (window.end - UNIX_EPOCH) // RESOLUTION
-    cuts = sorted({sorted_ms[len(sorted_ms) * i // parts] for i in range(1, parts)}
-                  if sorted_ms else set())
+    cuts = sorted(
+        {sorted_ms[len(sorted_ms) * i // parts] for i in range(1, parts)} if sorted_ms else set()
+    )
     cuts = [c for c in cuts if start_ms < c < end_ms]
     if not cuts:
         # Every sampled row shares one stamp (or the sample says nothing): isolate it.
@@ -89,9 +90,14 @@ class AcumaticaStream(RESTStream):
     #: transform was compiled from the selection): the SDK's per-record pruning is skipped.
     records_pruned = False
 
-    def __init__(self, tap: TapAcumatica, name: str, schema: dict[str, t.Any],
-                 replication_key: str | None = None,
-                 primary_keys: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        tap: TapAcumatica,
+        name: str,
+        schema: dict[str, t.Any],
+        replication_key: str | None = None,
+        primary_keys: list[str] | None = None,
+    ) -> None:
         self._acumatica_tap = tap
         super().__init__(tap=tap, name=name, schema=schema)
         self.primary_keys = primary_keys or []
@@ -123,8 +129,9 @@ class AcumaticaStream(RESTStream):
 
     # What subclasses provide --------------------------------------------------------------
 
-    def fetch(self, *, filter_expr: str | None, top: int | None, skip: int,
-              census: bool = False) -> list[Record]:
+    def fetch(
+        self, *, filter_expr: str | None, top: int | None, skip: int, census: bool = False
+    ) -> list[Record]:
         """One request: records (transformed), or for ``census`` rows holding the stamp."""
         raise NotImplementedError
 
@@ -174,8 +181,9 @@ class AcumaticaStream(RESTStream):
 
     # State: the bookmark advances per complete window ---------------------------------
 
-    def _increment_stream_state(self, latest_record: Record, *,
-                                context: Context | None = None) -> None:
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
         """Bookmarks come from complete windows, not from record values.
 
         Rows arrive unordered, so the largest stamp seen so far says nothing about rows
@@ -193,8 +201,7 @@ class AcumaticaStream(RESTStream):
         self.state_manager.is_flushed = False
         self._write_state_message()
 
-    def log(self, message: str, *args: t.Any, level: int = logging.INFO,
-            **kwargs: t.Any) -> None:
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """The SDK logs "An unhandled error occurred while syncing" at ERROR whatever the
         failure. An expected Acumatica error ends as one clear line from the CLI, so for
         those that extra line goes to DEBUG; anything else (a bug) still logs at ERROR."""
@@ -215,7 +222,10 @@ class AcumaticaStream(RESTStream):
         elapsed = max(time.monotonic() - self._started, 1e-9)
         self.logger.info(
             "%s: done, %d records in %.1fs (%.0f records/s, %d requests).",
-            self.describe(), self._emitted, elapsed, self._emitted / elapsed,
+            self.describe(),
+            self._emitted,
+            elapsed,
+            self._emitted / elapsed,
             self.client.requests_sent - requests_before,
         )
 
@@ -248,8 +258,7 @@ class AcumaticaStream(RESTStream):
                 return dt.datetime.fromtimestamp(parsed.timestamp(), tz=UTC)
         return EPOCH
 
-    def _fetch_window(self, window: Window, top: int | None = None,
-                      skip: int = 0) -> list[Record]:
+    def _fetch_window(self, window: Window, top: int | None = None, skip: int = 0) -> list[Record]:
         assert self.replication_key
         flt = window_filter(self.replication_key, window.start, window.end, self.filter_dialect)
         return self.fetch(filter_expr=flt, top=top, skip=skip)
@@ -258,8 +267,11 @@ class AcumaticaStream(RESTStream):
         start = self._window_start(context)
         end = self.snapshot_end()
         if end <= start:
-            self.logger.info("%s: nothing to read, bookmark %s is at the snapshot end.",
-                             self.describe(), start.isoformat())
+            self.logger.info(
+                "%s: nothing to read, bookmark %s is at the snapshot end.",
+                self.describe(),
+                start.isoformat(),
+            )
             return
         page = self.page_size
         whole = Window(start, end)
@@ -291,14 +303,19 @@ class AcumaticaStream(RESTStream):
             if not windows:
                 return None
             planned += len(windows)
-            self.logger.info("%s: more than %d changed records; the census planned %d "
-                             "windows.", self.describe(), page, planned)
+            self.logger.info(
+                "%s: more than %d changed records; the census planned %d windows.",
+                self.describe(),
+                page,
+                planned,
+            )
             return windows
 
         yield from self._read_windows(context, deque(), more_windows)
 
-    def _census(self, window: Window,
-                sample: list[int] | None = None) -> t.Iterator[tuple[Window, list[int]]]:
+    def _census(
+        self, window: Window, sample: list[int] | None = None
+    ) -> t.Iterator[tuple[Window, list[int]]]:
         """Parts of ``window`` in time order, each with the sorted stamps of its rows.
 
         Read by time, not by ``$skip``: a census request asks one window for at most
@@ -321,15 +338,20 @@ class AcumaticaStream(RESTStream):
             return found
 
         first = split_at_quantiles(window, sample) if sample else [window]
-        for part, found in self._ordered_windows(deque(first), census_of, size,
-                                                 split=split_at_quantiles):
+        for part, found in self._ordered_windows(
+            deque(first), census_of, size, split=split_at_quantiles
+        ):
             if len(found) > size:
-                self.logger.info("%s: more than %d rows share the stamp of %s.",
-                                 self.describe(), size, part)
+                self.logger.info(
+                    "%s: more than %d rows share the stamp of %s.", self.describe(), size, part
+                )
             yield part, found
 
     def _ordered_windows(
-        self, queue: deque[Window], read: t.Callable[[Window], list[t.Any]], limit: int,
+        self,
+        queue: deque[Window],
+        read: t.Callable[[Window], list[t.Any]],
+        limit: int,
         split: t.Callable[[Window, list[t.Any]], list[Window]] | None = None,
         more: t.Callable[[], list[Window] | None] | None = None,
     ) -> t.Iterator[tuple[Window, list[t.Any]]]:
@@ -350,8 +372,9 @@ class AcumaticaStream(RESTStream):
         # held only while a request is on the wire, caps requests in flight.
         depth = self.client.concurrency + 1
         pending: deque[tuple[Window, Future[list[t.Any]]]] = deque()
-        with ThreadPoolExecutor(max_workers=depth,
-                                thread_name_prefix=f"{self.name}-window") as pool:
+        with ThreadPoolExecutor(
+            max_workers=depth, thread_name_prefix=f"{self.name}-window"
+        ) as pool:
             try:
                 while queue or pending or more:
                     while len(pending) < depth:
@@ -380,9 +403,12 @@ class AcumaticaStream(RESTStream):
                 for _, future in pending:
                     future.cancel()
 
-    def _read_windows(self, context: Context | None, queue: deque[Window],
-                      more: t.Callable[[], list[Window] | None] | None = None,
-                      ) -> t.Iterator[Record]:
+    def _read_windows(
+        self,
+        context: Context | None,
+        queue: deque[Window],
+        more: t.Callable[[], list[Window] | None] | None = None,
+    ) -> t.Iterator[Record]:
         page = self.page_size
         for window, rows in self._ordered_windows(
             queue, lambda window: self._fetch_window(window, page + 1), page, more=more
@@ -396,26 +422,34 @@ class AcumaticaStream(RESTStream):
 
     def _page_window(self, window: Window) -> t.Iterator[Record]:
         """Page a window too full to split (one stamp shared by more rows than a page)."""
-        self.logger.info("%s: window %s holds more than one page of rows with one stamp; "
-                         "paging it with overlap checks.", self.describe(), window)
+        self.logger.info(
+            "%s: window %s holds more than one page of rows with one stamp; "
+            "paging it with overlap checks.",
+            self.describe(),
+            window,
+        )
         yield from self._read_with_anchor(
             lambda skip, top: self._fetch_window(window, top=top, skip=skip), concurrent=False
         )
 
     def _read_full_table(self) -> t.Iterator[Record]:
         self.client.open()
-        yield from self._emit(self._read_with_anchor(
-            lambda skip, top: self.fetch(filter_expr=None, top=top, skip=skip),
-            concurrent=True,
-        ))
+        yield from self._emit(
+            self._read_with_anchor(
+                lambda skip, top: self.fetch(filter_expr=None, top=top, skip=skip),
+                concurrent=True,
+            )
+        )
 
-    def _pages(self, fetch_at: t.Callable[[int], list[Record]], size: int,
-               overlap: int) -> t.Iterator[list[Record]]:
+    def _pages(
+        self, fetch_at: t.Callable[[int], list[Record]], size: int, overlap: int
+    ) -> t.Iterator[list[Record]]:
         """Pages at offsets 0, size-overlap, …; prefetched concurrently; stop at a short page."""
         step = size - overlap
         workers = self.client.concurrency
-        with ThreadPoolExecutor(max_workers=workers + 1,
-                                thread_name_prefix=f"{self.name}-page") as pool:
+        with ThreadPoolExecutor(
+            max_workers=workers + 1, thread_name_prefix=f"{self.name}-page"
+        ) as pool:
             pending: deque[Future[list[Record]]] = deque()
             next_skip = 0
             try:
@@ -433,8 +467,9 @@ class AcumaticaStream(RESTStream):
                 for future in pending:
                     future.cancel()
 
-    def _read_with_anchor(self, fetch: t.Callable[[int, int], list[Record]],
-                          concurrent: bool) -> t.Iterator[Record]:
+    def _read_with_anchor(
+        self, fetch: t.Callable[[int, int], list[Record]], concurrent: bool
+    ) -> t.Iterator[Record]:
         """``$skip`` paging that notices rows shifting under it.
 
         Pages overlap by one row: the last row of a page must come back as the first of
@@ -446,9 +481,11 @@ class AcumaticaStream(RESTStream):
         for _attempt in range(MAX_RESTARTS + 1):
             anchor: t.Any = None
             shifted = False
-            pages = self._pages(lambda skip: fetch(skip, size), size, overlap=1) \
-                if concurrent and self.client.concurrency > 1 \
+            pages = (
+                self._pages(lambda skip: fetch(skip, size), size, overlap=1)
+                if concurrent and self.client.concurrency > 1
                 else self._sequential_pages(lambda skip: fetch(skip, size), size)
+            )
             for rows in pages:
                 identities = [self.record_identity(r) for r in rows]
                 if anchor is not None and anchor not in identities:
@@ -463,16 +500,20 @@ class AcumaticaStream(RESTStream):
                 anchor = identities[-1]
             if not shifted:
                 return
-            self.logger.warning("%s: rows moved while paging; reading again from the start "
-                                "(rows already emitted are skipped).", self.describe())
+            self.logger.warning(
+                "%s: rows moved while paging; reading again from the start "
+                "(rows already emitted are skipped).",
+                self.describe(),
+            )
         raise AcumaticaAPIError(
             f"{self.describe()}: rows kept moving while paging ({MAX_RESTARTS} restarts); "
             "try again when the ERP is quieter, or use a smaller page_size."
         )
 
     @staticmethod
-    def _sequential_pages(fetch_at: t.Callable[[int], list[Record]],
-                          size: int) -> t.Iterator[list[Record]]:
+    def _sequential_pages(
+        fetch_at: t.Callable[[int], list[Record]], size: int
+    ) -> t.Iterator[list[Record]]:
         skip = 0
         while True:
             rows = fetch_at(skip)
@@ -498,5 +539,6 @@ class AcumaticaStream(RESTStream):
         self._last_progress = now
         rate = self._emitted / max(now - self._started, 1e-9)
         where = f"; window {window}, bookmark now {window.end.isoformat()}" if window else ""
-        self.logger.info("%s: %d records so far (%.0f records/s)%s.", self.describe(),
-                         self._emitted, rate, where)
+        self.logger.info(
+            "%s: %d records so far (%.0f records/s)%s.", self.describe(), self._emitted, rate, where
+        )

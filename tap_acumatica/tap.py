@@ -170,8 +170,11 @@ class TapAcumatica(Tap):
         index = client.get_json(client.url("entity"), what="List of endpoints (GET entity)")
         endpoints = index.get("endpoints", []) if isinstance(index, dict) else []
         served = sorted(
-            {str(e.get("version")) for e in endpoints
-             if str(e.get("name", "")).lower() == self.endpoint_name.lower()},
+            {
+                str(e.get("version"))
+                for e in endpoints
+                if str(e.get("name", "")).lower() == self.endpoint_name.lower()
+            },
             key=lambda v: tuple(int(p) if p.isdigit() else 0 for p in v.split(".")),
         )
         if not served:
@@ -194,7 +197,9 @@ class TapAcumatica(Tap):
         self.logger.warning(
             "endpoint_version not set and the instance does not serve the default %s; "
             "using the highest version it serves: %s/%s.",
-            DEFAULT_ENDPOINT_VERSION, self.endpoint_name, chosen,
+            DEFAULT_ENDPOINT_VERSION,
+            self.endpoint_name,
+            chosen,
         )
         return chosen
 
@@ -219,24 +224,30 @@ class TapAcumatica(Tap):
         for entry in self.input_catalog.values():
             md = entry.metadata.root
             keys = getattr(md, "valid_replication_keys", None) or []
-            streams.append(EntityStream(
-                self, entry.tap_stream_id, entry.schema.to_dict(),
-                replication_key=entry.replication_key or (keys[0] if keys else None),
-            ))
+            streams.append(
+                EntityStream(
+                    self,
+                    entry.tap_stream_id,
+                    entry.schema.to_dict(),
+                    replication_key=entry.replication_key or (keys[0] if keys else None),
+                )
+            )
         return streams
 
     def _streams_from_swagger(self) -> list[Stream]:
         client = self.client
         version = self.endpoint_version()
         url = client.url(f"entity/{self.endpoint_name}/{version}/swagger.json")
-        response = client.request("GET", url, what=f"swagger.json of {self.endpoint_name}/"
-                                  f"{version}")
+        response = client.request(
+            "GET", url, what=f"swagger.json of {self.endpoint_name}/{version}"
+        )
         client.raise_if_not_api(response, "swagger.json")
         try:
             doc = load_swagger(response.content)
         except ValueError as exc:
-            raise AcumaticaError(f"swagger.json of {self.endpoint_name}/{version} is not "
-                                 f"valid JSON: {exc}") from None
+            raise AcumaticaError(
+                f"swagger.json of {self.endpoint_name}/{version} is not valid JSON: {exc}"
+            ) from None
         wanted = self.config.get("entities")
         specs = parse_entities(doc, only=set(wanted) if wanted else None)
         if wanted:
@@ -248,14 +259,16 @@ class TapAcumatica(Tap):
                     f"{', '.join(unknown)}. Endpoint {self.endpoint_name}/{version} has "
                     f"{len(known)} entities, e.g. {', '.join(known[:8])}."
                 )
-        self.logger.info("Discovered %d entities in %s/%s.", len(specs), self.endpoint_name,
-                         version)
+        self.logger.info(
+            "Discovered %d entities in %s/%s.", len(specs), self.endpoint_name, version
+        )
         streams: list[Stream] = []
         for spec in specs.values():
             schema = spec.json_schema()
             off = self._add_custom_fields(spec.name, schema)
-            streams.append(EntityStream(self, spec.name, schema, spec.stamp,
-                                        deselected_by_default=off))
+            streams.append(
+                EntityStream(self, spec.name, schema, spec.stamp, deselected_by_default=off)
+            )
         return streams
 
     def _add_custom_fields(self, entity: str, schema: dict[str, t.Any]) -> set[str]:

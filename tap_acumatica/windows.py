@@ -46,8 +46,9 @@ class Window:
         return Window(self.start, middle), Window(middle, self.end)
 
 
-def plan_windows(start: dt.datetime, end: dt.datetime, stamps: t.Sequence[dt.datetime],
-                 target: int) -> list[Window]:
+def plan_windows(
+    start: dt.datetime, end: dt.datetime, stamps: t.Sequence[dt.datetime], target: int
+) -> list[Window]:
     """Cut ``(start, end]`` into windows of at most ``target`` rows by a stamp census.
 
     ``stamps`` (sorted) is a census of the rows' stamps; it may be stale or incomplete
@@ -106,11 +107,10 @@ class WindowPlanner:
     def add(self, until: dt.datetime, stamps: t.Iterable[dt.datetime]) -> list[Window]:
         """The census of a part ending at ``until`` (stamps sorted, after earlier parts')."""
         self.pending.extend(stamps)
-        *done, held = plan_windows(self.cursor, min(until, self.end), self.pending,
-                                   self.target)
+        *done, held = plan_windows(self.cursor, min(until, self.end), self.pending, self.target)
         if done:
             self.cursor = held.start
-            del self.pending[:bisect.bisect_right(self.pending, self.cursor)]
+            del self.pending[: bisect.bisect_right(self.pending, self.cursor)]
         return done
 
     def finish(self) -> list[Window]:

@@ -42,8 +42,9 @@ def select(catalog: dict) -> dict:
     return catalog
 
 
-def run_pipeline(target: str, config: Path, catalog: Path, state: Path | None,
-                 data_dir: Path) -> dict:
+def run_pipeline(
+    target: str, config: Path, catalog: Path, state: Path | None, data_dir: Path
+) -> dict:
     """tap | target; returns the last state the target confirmed."""
     data_dir.mkdir(parents=True, exist_ok=True)
     target_config = OUT / "target-config.json"
@@ -52,16 +53,24 @@ def run_pipeline(target: str, config: Path, catalog: Path, state: Path | None,
     if state is not None:
         tap_cmd += ["--state", str(state)]
     log = (OUT / "tap.log").open("a")
-    with subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=log) as tap, \
-            subprocess.Popen([target, "--config", str(target_config)], stdin=tap.stdout,
-                             stdout=subprocess.PIPE, stderr=log) as tgt:
+    with (
+        subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=log) as tap,
+        subprocess.Popen(
+            [target, "--config", str(target_config)],
+            stdin=tap.stdout,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        ) as tgt,
+    ):
         assert tap.stdout is not None
         tap.stdout.close()
         out, _ = tgt.communicate()
         tap.wait()
     if tap.returncode or tgt.returncode:
-        raise SystemExit(f"pipeline failed (tap {tap.returncode}, target {tgt.returncode}); "
-                         f"see {OUT / 'tap.log'}")
+        raise SystemExit(
+            f"pipeline failed (tap {tap.returncode}, target {tgt.returncode}); "
+            f"see {OUT / 'tap.log'}"
+        )
     states = [line for line in out.decode().splitlines() if line.strip()]
     return json.loads(states[-1]) if states else {}
 
@@ -83,13 +92,22 @@ def main() -> None:
     with SimulatorProcess(sizes=sizes, default_size=10) as sim:
         print(f"Acumatica simulator listening at {sim.url}")
         config = OUT / "tap-config.json"
-        config.write_text(json.dumps({
-            "url": sim.url, **sim.credentials, "endpoint_version": "24.200.001",
-            "entities": list(STREAMS), "settle_seconds": 0,
-        }, indent=2))
+        config.write_text(
+            json.dumps(
+                {
+                    "url": sim.url,
+                    **sim.credentials,
+                    "endpoint_version": "24.200.001",
+                    "entities": list(STREAMS),
+                    "settle_seconds": 0,
+                },
+                indent=2,
+            )
+        )
         started = time.monotonic()
-        discovered = subprocess.run([TAP, "--config", str(config), "--discover"],
-                                    capture_output=True, check=True)
+        discovered = subprocess.run(
+            [TAP, "--config", str(config), "--discover"], capture_output=True, check=True
+        )
         catalog = OUT / "catalog.json"
         catalog.write_text(json.dumps(select(json.loads(discovered.stdout)), indent=2))
 
@@ -106,13 +124,17 @@ def main() -> None:
         second_dir = OUT / "run-2"
         state = run_pipeline(target, config, catalog, state_file, second_dir)
         state_file.write_text(json.dumps(state, indent=2))
-        print(f"\nRun 2 (incremental, after {len(changed['updated'])} updates and "
-              f"{len(changed['inserted'])} inserts of Customer) -> {second_dir}")
+        print(
+            f"\nRun 2 (incremental, after {len(changed['updated'])} updates and "
+            f"{len(changed['inserted'])} inserts of Customer) -> {second_dir}"
+        )
         for stream, count in count_lines(second_dir).items():
             print(f"  {stream:<12} {count:>6} records")
         counters = sim.control.counters()
-        print(f"\nAPI sessions: {counters['logins']} logins, {counters['logouts']} logouts, "
-              f"{counters['open_sessions']} left open")
+        print(
+            f"\nAPI sessions: {counters['logins']} logins, {counters['logouts']} logouts, "
+            f"{counters['open_sessions']} left open"
+        )
         print(f"State for the next run: {state_file}")
 
 

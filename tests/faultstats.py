@@ -7,8 +7,13 @@ injected and what was lost.
 
 from __future__ import annotations
 
-STATS: dict[str, int] = {"faults_injected": 0, "runs": 0, "records_lost": 0,
-                         "kills": 0, "signals": 0}
+STATS: dict[str, int] = {
+    "faults_injected": 0,
+    "runs": 0,
+    "records_lost": 0,
+    "kills": 0,
+    "signals": 0,
+}
 
 
 def add(**counts: int) -> None:
@@ -19,6 +24,8 @@ def add(**counts: int) -> None:
 def summary_line() -> str | None:
     if not STATS["runs"]:
         return None
-    return (f"fault suite: faults injected={STATS['faults_injected']} "
-            f"(+{STATS['kills']} kill -9, {STATS['signals']} SIGINT/SIGTERM), "
-            f"runs={STATS['runs']}, records lost={STATS['records_lost']}")
+    return (
+        f"fault suite: faults injected={STATS['faults_injected']} "
+        f"(+{STATS['kills']} kill -9, {STATS['signals']} SIGINT/SIGTERM), "
+        f"runs={STATS['runs']}, records lost={STATS['records_lost']}"
+    )

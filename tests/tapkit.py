@@ -69,8 +69,14 @@ def write_json(directory: Path, name: str, data: t.Any) -> Path:
     return path
 
 
-def tap_command(config: dict[str, t.Any], workdir: Path, *, catalog: dict | None = None,
-                state: dict | None = None, extra: t.Sequence[str] = ()) -> list[str]:
+def tap_command(
+    config: dict[str, t.Any],
+    workdir: Path,
+    *,
+    catalog: dict | None = None,
+    state: dict | None = None,
+    extra: t.Sequence[str] = (),
+) -> list[str]:
     command = [TAP, "--config", str(write_json(workdir, "config.json", config))]
     if catalog is not None:
         command += ["--catalog", str(write_json(workdir, "catalog.json", catalog))]
@@ -86,13 +92,25 @@ def tap_env(log_level: str = "INFO") -> dict[str, str]:
     return env
 
 
-def run_tap(config: dict[str, t.Any], *, catalog: dict | None = None,
-            state: dict | None = None, extra: t.Sequence[str] = (),
-            timeout: float = 300, log_level: str = "INFO") -> TapRun:
+def run_tap(
+    config: dict[str, t.Any],
+    *,
+    catalog: dict | None = None,
+    state: dict | None = None,
+    extra: t.Sequence[str] = (),
+    timeout: float = 300,
+    log_level: str = "INFO",
+) -> TapRun:
     with tempfile.TemporaryDirectory() as tmp:
         command = tap_command(config, Path(tmp), catalog=catalog, state=state, extra=extra)
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              env=tap_env(log_level), check=False)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=tap_env(log_level),
+            check=False,
+        )
     run = TapRun(done.returncode, done.stdout, done.stderr)
     parse_messages(done.stdout, run)
     return run
@@ -104,8 +122,11 @@ def discover(config: dict[str, t.Any]) -> dict[str, t.Any]:
     return t.cast("dict[str, t.Any]", json.loads(run.stdout))
 
 
-def select(catalog: dict[str, t.Any], streams: t.Collection[str],
-           fields: t.Mapping[str, t.Collection[str]] | None = None) -> dict[str, t.Any]:
+def select(
+    catalog: dict[str, t.Any],
+    streams: t.Collection[str],
+    fields: t.Mapping[str, t.Collection[str]] | None = None,
+) -> dict[str, t.Any]:
     """A copy of ``catalog`` holding ``streams``, selected (with extra properties like
     ``Details`` selected); the catalog given is left as it was."""
     fields = fields or {}
@@ -114,9 +135,10 @@ def select(catalog: dict[str, t.Any], streams: t.Collection[str],
         if entry["tap_stream_id"] not in streams:
             continue
         for md in entry["metadata"]:
-            if md["breadcrumb"] == [] or (len(md["breadcrumb"]) == 2 and md["breadcrumb"][1] in fields.get(
-                entry["tap_stream_id"], ()
-            )):
+            if md["breadcrumb"] == [] or (
+                len(md["breadcrumb"]) == 2
+                and md["breadcrumb"][1] in fields.get(entry["tap_stream_id"], ())
+            ):
                 md["metadata"]["selected"] = True
         chosen.append(entry)
     missing = set(streams) - {entry["tap_stream_id"] for entry in chosen}
@@ -124,15 +146,24 @@ def select(catalog: dict[str, t.Any], streams: t.Collection[str],
     return {"streams": chosen}
 
 
-def run_until(config: dict[str, t.Any], *, catalog: dict, state: dict | None,
-              stop_after_states: int, timeout: float = 120) -> TapRun:
+def run_until(
+    config: dict[str, t.Any],
+    *,
+    catalog: dict,
+    state: dict | None,
+    stop_after_states: int,
+    timeout: float = 120,
+) -> TapRun:
     """Run the tap and SIGKILL it once it has written ``stop_after_states`` STATE lines."""
     with tempfile.TemporaryDirectory() as tmp:
         command = tap_command(config, Path(tmp), catalog=catalog, state=state)
         out_path = Path(tmp) / "out.jsonl"
-        with out_path.open("w") as out, subprocess.Popen(
-            command, stdout=out, stderr=subprocess.PIPE, text=True, env=tap_env()
-        ) as proc:
+        with (
+            out_path.open("w") as out,
+            subprocess.Popen(
+                command, stdout=out, stderr=subprocess.PIPE, text=True, env=tap_env()
+            ) as proc,
+        ):
             deadline = time.monotonic() + timeout
             killed = False
             while proc.poll() is None and time.monotonic() < deadline:
@@ -153,8 +184,12 @@ def run_until(config: dict[str, t.Any], *, catalog: dict, state: dict | None,
 REST_VERSION = "20.200.001"
 #: Top-level entities (streams) of each bundled Default swagger (issue 3's figures).
 ENTITY_COUNTS = {
-    "17.200.001": 81, "18.200.001": 105, "20.200.001": 105,
-    "22.200.001": 119, "23.200.001": 117, "24.200.001": 119,
+    "17.200.001": 81,
+    "18.200.001": 105,
+    "20.200.001": 105,
+    "22.200.001": 119,
+    "23.200.001": 117,
+    "24.200.001": 119,
 }
 
 
@@ -162,8 +197,12 @@ def rest_config(sim: t.Any, **extra: t.Any) -> dict[str, t.Any]:
     """A REST config for ``sim`` (endpoint 20.200.001, no settle time, quick retries);
     ``extra`` overrides, and a None value drops the setting."""
     config: dict[str, t.Any] = {
-        "url": sim.url, **sim.credentials, "endpoint_version": REST_VERSION,
-        "settle_seconds": 0, "backoff_factor": 0.01, **extra,
+        "url": sim.url,
+        **sim.credentials,
+        "endpoint_version": REST_VERSION,
+        "settle_seconds": 0,
+        "backoff_factor": 0.01,
+        **extra,
     }
     return {k: v for k, v in config.items() if v is not None}
 
@@ -216,9 +255,13 @@ class Running:
         workdir = Path(self._tmp.name)
         self.out = workdir / "out.jsonl"
         self._sink = self.out.open("w")
-        self.proc = subprocess.Popen(tap_command(config, workdir, catalog=catalog),
-                                     stdout=self._sink, stderr=subprocess.PIPE, text=True,
-                                     env=tap_env())
+        self.proc = subprocess.Popen(
+            tap_command(config, workdir, catalog=catalog),
+            stdout=self._sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=tap_env(),
+        )
 
     def __enter__(self) -> Running:
         return self

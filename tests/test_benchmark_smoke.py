@@ -19,7 +19,12 @@ def test_benchmark_quick_runs_and_prints_figures(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--output", str(report)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     text = report.read_text()

@@ -42,8 +42,7 @@ def _catalog_with_details() -> dict:
     tap.close()
     for entry in catalog["streams"]:
         for md in entry["metadata"]:
-            if md["breadcrumb"] in ([], ["properties", "Details"],
-                                    ["properties", "BillToAddress"]):
+            if md["breadcrumb"] in ([], ["properties", "Details"], ["properties", "BillToAddress"]):
                 md["metadata"]["selected"] = True
     return catalog
 

@@ -9,8 +9,14 @@ from tests.demo import ROOT
 
 
 def test_demo_runs_a_real_extraction_end_to_end() -> None:
-    done = subprocess.run([sys.executable, "-m", "tests.demo"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
     out = done.stdout
     assert "Customer       2000 records" in out

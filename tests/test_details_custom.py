@@ -15,17 +15,20 @@ from tests.simulator.process import SimulatorProcess
 VERSION = tapkit.REST_VERSION
 
 
-def raw_truth(sim: SimulatorProcess, entity: str, expand: str = "",
-              custom: bool = False) -> list[dict]:
+def raw_truth(
+    sim: SimulatorProcess, entity: str, expand: str = "", custom: bool = False
+) -> list[dict]:
     query = urlencode({"expand": expand, "version": VERSION, "custom": "1" if custom else ""})
-    with urllib.request.urlopen(f"{sim.url}__control/truth/{quote(entity)}?{query}",
-                                timeout=120) as response:
+    with urllib.request.urlopen(
+        f"{sim.url}__control/truth/{quote(entity)}?{query}", timeout=120
+    ) as response:
         return json.loads(response.read(), parse_float=decimal.Decimal)
 
 
 def list_queries(sim: SimulatorProcess, entity: str) -> list[dict[str, str]]:
-    return [r["query"] for r in sim.control.requests(kind="list")
-            if r["path"].endswith(f"/{entity}")]
+    return [
+        r["query"] for r in sim.control.requests(kind="list") if r["path"].endswith(f"/{entity}")
+    ]
 
 
 def set_selected(catalog: dict, stream: str, fields: dict[str, bool]) -> dict:
@@ -47,8 +50,9 @@ def sim():
 
 @pytest.fixture(scope="module")
 def catalog(sim: SimulatorProcess) -> dict:
-    return tapkit.discover(tapkit.rest_config(sim, entities=["SalesOrder", "Customer"],
-                                      discover_custom_fields=True))
+    return tapkit.discover(
+        tapkit.rest_config(sim, entities=["SalesOrder", "Customer"], discover_custom_fields=True)
+    )
 
 
 def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict) -> None:
@@ -57,8 +61,9 @@ def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict)
     full = tapkit.run_tap(config, catalog=selected)
     assert full.returncode == 0, full.stderr[-2000:]
     assert "$select" not in list_queries(sim, "Customer")[-1]  # all selected: no $select
-    narrowed = set_selected(selected, "Customer", {"CustomerName": False, "Email": False,
-                                                   "CreditLimit": False})
+    narrowed = set_selected(
+        selected, "Customer", {"CustomerName": False, "Email": False, "CreditLimit": False}
+    )
     run = tapkit.run_tap(config, catalog=narrowed)
     assert run.returncode == 0, run.stderr[-2000:]
     select = list_queries(sim, "Customer")[-1]["$select"].split(",")
@@ -72,8 +77,7 @@ def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict)
 
 def test_selected_details_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None:
     config = tapkit.rest_config(sim, entities=["SalesOrder"], page_size=400)
-    selected = tapkit.select(catalog, ["SalesOrder"],
-                             {"SalesOrder": ["Details"]})
+    selected = tapkit.select(catalog, ["SalesOrder"], {"SalesOrder": ["Details"]})
     run = tapkit.run_tap(config, catalog=selected)
     assert run.returncode == 0, run.stderr[-2000:]
     assert list_queries(sim, "SalesOrder")[-1]["$expand"] == "Details"
@@ -96,8 +100,9 @@ def test_selected_details_equal_ground_truth(sim: SimulatorProcess, catalog: dic
     assert items["OrderQty"]["type"] == ["number", "null"]
 
 
-def test_custom_fields_discovered_typed_requested_and_emitted(sim: SimulatorProcess,
-                                                              catalog: dict) -> None:
+def test_custom_fields_discovered_typed_requested_and_emitted(
+    sim: SimulatorProcess, catalog: dict
+) -> None:
     entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "SalesOrder")
     props = entry["schema"]["properties"]
     customs = {n: p for n, p in props.items() if n.startswith("custom__")}
@@ -108,14 +113,19 @@ def test_custom_fields_discovered_typed_requested_and_emitted(sim: SimulatorProc
     md = {tuple(m["breadcrumb"]): m["metadata"] for m in entry["metadata"]}
     assert md[("properties", "custom__Document__UsrAmount")]["selected-by-default"] is False
 
-    wanted = ["custom__Document__UsrAmount", "custom__Document__UsrNote",
-              "custom__Document__UsrReviewedDateTime"]
-    selected = tapkit.select(catalog, ["SalesOrder"],
-                             {"SalesOrder": wanted})
+    wanted = [
+        "custom__Document__UsrAmount",
+        "custom__Document__UsrNote",
+        "custom__Document__UsrReviewedDateTime",
+    ]
+    selected = tapkit.select(catalog, ["SalesOrder"], {"SalesOrder": wanted})
     run = tapkit.run_tap(tapkit.rest_config(sim, entities=["SalesOrder"]), catalog=selected)
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(list_queries(sim, "SalesOrder")[-1]["$custom"].split(",")) == {
-        "Document.UsrAmount", "Document.UsrNote", "Document.UsrReviewedDateTime"}
+        "Document.UsrAmount",
+        "Document.UsrNote",
+        "Document.UsrReviewedDateTime",
+    }
     truth = {r["id"]: r["custom"]["Document"] for r in raw_truth(sim, "SalesOrder", custom=True)}
     for record in run.records["SalesOrder"]:
         want = truth[record["id"]]
@@ -123,36 +133,47 @@ def test_custom_fields_discovered_typed_requested_and_emitted(sim: SimulatorProc
         assert record["custom__Document__UsrNote"] == want["UsrNote"].get("value")
         stamp = want["UsrReviewedDateTime"].get("value")
         assert record["custom__Document__UsrReviewedDateTime"] == (
-            tapkit.utc_text(stamp) if stamp else None)
+            tapkit.utc_text(stamp) if stamp else None
+        )
         assert "custom__Document__UsrFlag" not in record
 
 
 def test_custom_fields_setting_without_discovery(sim: SimulatorProcess) -> None:
-    config = tapkit.rest_config(sim, entities=["Customer"],
-                        custom_fields={"Customer": ["BAccount.UsrPriority"]})
+    config = tapkit.rest_config(
+        sim, entities=["Customer"], custom_fields={"Customer": ["BAccount.UsrPriority"]}
+    )
     found = tapkit.discover(config)
     props = found["streams"][0]["schema"]["properties"]
     assert [n for n in props if n.startswith("custom__")] == ["custom__BAccount__UsrPriority"]
     run = tapkit.run_tap(config, catalog=tapkit.select(found, ["Customer"]))
     assert run.returncode == 0
-    truth = {r["id"]: r["custom"]["BAccount"]["UsrPriority"].get("value")
-             for r in raw_truth(sim, "Customer", custom=True)}
+    truth = {
+        r["id"]: r["custom"]["BAccount"]["UsrPriority"].get("value")
+        for r in raw_truth(sim, "Customer", custom=True)
+    }
     assert {r["id"]: r["custom__BAccount__UsrPriority"] for r in run.records["Customer"]} == truth
-    bad = tapkit.run_tap(tapkit.rest_config(sim, entities=["Customer"],
-                                    custom_fields={"Customer": ["BAccount.NoSuchField"]}),
-                         extra=["--discover"])
+    bad = tapkit.run_tap(
+        tapkit.rest_config(
+            sim, entities=["Customer"], custom_fields={"Customer": ["BAccount.NoSuchField"]}
+        ),
+        extra=["--discover"],
+    )
     assert bad.returncode == 1
     assert "BAccount.NoSuchField not found" in bad.stderr
 
 
 def test_wide_custom_request_is_split_and_merged(sim: SimulatorProcess, catalog: dict) -> None:
-    every = [n for n in next(s for s in catalog["streams"]
-                             if s["tap_stream_id"] == "SalesOrder")["schema"]["properties"]
-             if n.startswith("custom__")]
-    selected = tapkit.select(catalog, ["SalesOrder"],
-                             {"SalesOrder": every})
-    sim.control.reset(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5,
-                      max_query_string=400)
+    every = [
+        n
+        for n in next(s for s in catalog["streams"] if s["tap_stream_id"] == "SalesOrder")[
+            "schema"
+        ]["properties"]
+        if n.startswith("custom__")
+    ]
+    selected = tapkit.select(catalog, ["SalesOrder"], {"SalesOrder": every})
+    sim.control.reset(
+        sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5, max_query_string=400
+    )
     try:
         run = tapkit.run_tap(tapkit.rest_config(sim, entities=["SalesOrder"]), catalog=selected)
     finally:
@@ -163,14 +184,13 @@ def test_wide_custom_request_is_split_and_merged(sim: SimulatorProcess, catalog:
     assert run.count("SalesOrder") == 1500
     for record in run.records["SalesOrder"]:
         assert record["custom__Document__UsrBigCounter"] == truth[record["id"]][
-            "UsrBigCounter"].get("value")
+            "UsrBigCounter"
+        ].get("value")
         assert record["custom__Document__UsrRank"] == truth[record["id"]]["UsrRank"].get("value")
 
 
-def test_optimization_failure_reads_fields_per_record(sim: SimulatorProcess,
-                                                      catalog: dict) -> None:
-    selected = tapkit.select(catalog, ["Customer"],
-                             {"Customer": ["MainContact"]})
+def test_optimization_failure_reads_fields_per_record(sim: SimulatorProcess, catalog: dict) -> None:
+    selected = tapkit.select(catalog, ["Customer"], {"Customer": ["MainContact"]})
     sim.control.faults(optimization_failure={"Customer": ["MainContact"]})
     try:
         run = tapkit.run_tap(tapkit.rest_config(sim, entities=["Customer"]), catalog=selected)
@@ -180,8 +200,7 @@ def test_optimization_failure_reads_fields_per_record(sim: SimulatorProcess,
     assert "Optimization cannot be performed" in run.stderr
     assert "reading it record by record" in run.stderr
     dates = tapkit.date_fields_of(run.schemas["Customer"])
-    expected = {r["id"]: tapkit.unwrap(r, dates) for r in raw_truth(sim, "Customer",
-                                                                     "MainContact")}
+    expected = {r["id"]: tapkit.unwrap(r, dates) for r in raw_truth(sim, "Customer", "MainContact")}
     emitted = tapkit.emitted_by_id(run.records["Customer"])
     assert set(emitted) == set(expected)
     for record_id, record in emitted.items():

@@ -69,8 +69,11 @@ def test_meltano_run_full_then_incremental(sim: SimulatorProcess, tmp_path: Path
 
         # The select rules of meltano.yml: SalesOrder with Details only.
         listed = project.run("select", "tap-acumatica", "--list", "--all").stdout
-        status = dict(reversed(line.strip().lstrip("[").split("] ")) for line in
-                      listed.splitlines() if line.strip().startswith("["))
+        status = dict(
+            reversed(line.strip().lstrip("[").split("] "))
+            for line in listed.splitlines()
+            if line.strip().startswith("[")
+        )
         assert status["SalesOrder.Details"].strip() == "selected"
         assert status["SalesOrder.Payments"].strip() == "excluded"
         assert status["Customer.CustomerID"].strip() == "selected"
@@ -105,8 +108,9 @@ def test_meltano_run_full_then_incremental(sim: SimulatorProcess, tmp_path: Path
 
         run_into(project, tmp_path / "run2")
         second = read_jsonl(tmp_path / "run2")
-        assert {r["id"] for r in second["Customer"]} == \
-            set(changed_customers["updated"]) | set(changed_customers["inserted"])
+        assert {r["id"] for r in second["Customer"]} == set(changed_customers["updated"]) | set(
+            changed_customers["inserted"]
+        )
         assert {r["id"] for r in second["SalesOrder"]} == set(changed_orders["updated"])
         assert not second.get("StockItem"), "StockItem did not change: nothing to load"
 
@@ -141,15 +145,21 @@ def test_meltano_yml_matches_the_tap() -> None:
 
     from tests.e2ekit import ROOT
 
-    about = json.loads(subprocess.run(
-        [str(Path(sys.executable).parent / "tap-acumatica"), "--about", "--format", "json"],
-        capture_output=True, text=True, check=True).stdout)
+    about = json.loads(
+        subprocess.run(
+            [str(Path(sys.executable).parent / "tap-acumatica"), "--about", "--format", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     (tap,) = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-acumatica"]
     settings = {s["name"]: s for s in tap["settings"]}
     properties = about["settings"]["properties"]
-    assert list(settings) == list(properties), \
+    assert list(settings) == list(properties), (
         "run: .venv/bin/python scripts/sync_meltano_settings.py"
+    )
     kinds = {"string", "integer", "boolean", "date_iso8601", "options", "array", "object"}
     for name, setting in settings.items():
         assert setting["kind"] in kinds, name
@@ -160,12 +170,21 @@ def test_meltano_yml_matches_the_tap() -> None:
         if "default" in properties[name]:
             assert setting.get("value") == properties[name]["default"], name
     assert set(tap["capabilities"]) <= set(about["capabilities"]) | {"test"}
-    assert {"catalog", "discover", "state", "about", "stream-maps", "schema-flattening",
-            "batch", "test"} <= set(tap["capabilities"])
+    assert {
+        "catalog",
+        "discover",
+        "state",
+        "about",
+        "stream-maps",
+        "schema-flattening",
+        "batch",
+        "test",
+    } <= set(tap["capabilities"])
     for group in tap["settings_group_validation"]:
         assert set(group) <= set(settings), group
-    assert all(rule.lstrip("!").split(".")[0] in tap["config"]["entities"]
-               for rule in tap["select"])
+    assert all(
+        rule.lstrip("!").split(".")[0] in tap["config"]["entities"] for rule in tap["select"]
+    )
     loaders = {p["name"]: p for p in project["plugins"]["loaders"]}
     assert {"target-jsonl", "target-postgres"} <= set(loaders)
     assert any(e["name"] == "simulator" for e in project["environments"])
@@ -181,6 +200,10 @@ def test_generated_files_are_current() -> None:
     from tests.e2ekit import ROOT
 
     for script in ("sync_meltano_settings.py", "gen_settings_table.py"):
-        done = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--check"],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / script), "--check"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr

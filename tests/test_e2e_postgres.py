@@ -46,26 +46,40 @@ def sim():
 
 
 def test_meltano_run_into_postgres(sim: SimulatorProcess) -> None:
-    with postgres_server() as pg, meltano_project({
-        **tap_env(sim),
-        "TARGET_POSTGRES_HOST": pg.host,
-        "TARGET_POSTGRES_PORT": str(pg.port),
-        "TARGET_POSTGRES_USER": pg.user,
-        "TARGET_POSTGRES_DATABASE": pg.database,
-        "TARGET_POSTGRES_PASSWORD": pg.password,
-    }) as project:
+    with (
+        postgres_server() as pg,
+        meltano_project(
+            {
+                **tap_env(sim),
+                "TARGET_POSTGRES_HOST": pg.host,
+                "TARGET_POSTGRES_PORT": str(pg.port),
+                "TARGET_POSTGRES_USER": pg.user,
+                "TARGET_POSTGRES_DATABASE": pg.database,
+                "TARGET_POSTGRES_PASSWORD": pg.password,
+            }
+        ) as project,
+    ):
         project.run("run", "tap-acumatica", "target-postgres")
 
-        tables = {row[0] for row in pg.query(
-            f"select table_name from information_schema.tables where table_schema = '{SCHEMA}'"
-        )}
+        tables = {
+            row[0]
+            for row in pg.query(
+                f"select table_name from information_schema.tables where table_schema = '{SCHEMA}'"
+            )
+        }
         assert {"Customer", "SalesOrder", "StockItem"} <= tables, tables
         for entity, size in SIZES.items():
             assert count(pg, entity) == size == len(sim.control.truth(entity)), entity
 
         customer = columns(pg, "Customer")
-        for name in ("id", "CustomerID", "CustomerName", "LastModifiedDateTime",
-                     "_sdc_extracted_at", "_sdc_deleted_at"):
+        for name in (
+            "id",
+            "CustomerID",
+            "CustomerName",
+            "LastModifiedDateTime",
+            "_sdc_extracted_at",
+            "_sdc_deleted_at",
+        ):
             assert name in customer, sorted(customer)
         assert customer["LastModifiedDateTime"].startswith("timestamp")
         assert "MainContact" not in customer  # not selected in meltano.yml
@@ -77,14 +91,18 @@ def test_meltano_run_into_postgres(sim: SimulatorProcess) -> None:
         assert order["OrderTotal"] in ("numeric", "double precision"), order["OrderTotal"]
 
         truth_orders = sim.control.truth("SalesOrder", expand="Details")
-        loaded = dict(pg.query(
-            f'select id, coalesce(cardinality("Details"), 0) '
-            f'from {SCHEMA}."SalesOrder"'))
-        assert {k: int(v) for k, v in loaded.items()} == \
-            {o["id"]: len(o.get("Details") or []) for o in truth_orders}
+        loaded = dict(
+            pg.query(f'select id, coalesce(cardinality("Details"), 0) from {SCHEMA}."SalesOrder"')
+        )
+        assert {k: int(v) for k, v in loaded.items()} == {
+            o["id"]: len(o.get("Details") or []) for o in truth_orders
+        }
         some = next(o for o in truth_orders if o.get("Details"))
-        lines = json.loads(pg.query(
-            f'select array_to_json("Details") from {SCHEMA}."SalesOrder" where id = \'{some["id"]}\'')[0][0])
+        lines = json.loads(
+            pg.query(
+                f'select array_to_json("Details") from {SCHEMA}."SalesOrder" where id = \'{some["id"]}\''
+            )[0][0]
+        )
         assert {line["id"] for line in lines} == {line["id"] for line in some["Details"]}
 
         # Incremental: upserted by primary key, so the table equals the source again.
@@ -95,9 +113,10 @@ def test_meltano_run_into_postgres(sim: SimulatorProcess) -> None:
         truth = {r["id"]: r for r in sim.control.truth("Customer")}
         for record_id in changed["updated"] + changed["inserted"]:
             (stamp,) = pg.query(
-                'select to_char("LastModifiedDateTime" at time zone \'UTC\', '
-                '\'YYYY-MM-DD"T"HH24:MI:SS.US\') '
-                f'from {SCHEMA}."Customer" where id = \'{record_id}\'')[0]
+                "select to_char(\"LastModifiedDateTime\" at time zone 'UTC', "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
+                f"from {SCHEMA}.\"Customer\" where id = '{record_id}'"
+            )[0]
             expected = utc_text(truth[record_id]["LastModifiedDateTime"]["value"])
             assert expected.startswith(stamp), (record_id, stamp, expected)
         assert count(pg, "SalesOrder") == SIZES["SalesOrder"]

@@ -39,9 +39,15 @@ SIZE = 600
 
 def config_for(sim: SimulatorProcess, **extra: t.Any) -> dict[str, t.Any]:
     config: dict[str, t.Any] = {
-        "url": sim.url, **sim.credentials, "endpoint_version": VERSION,
-        "settle_seconds": 0, "entities": ["Customer"], "backoff_factor": 0.01,
-        "backoff_max_seconds": 0.2, "max_retries": 8, "page_size": 100,
+        "url": sim.url,
+        **sim.credentials,
+        "endpoint_version": VERSION,
+        "settle_seconds": 0,
+        "entities": ["Customer"],
+        "backoff_factor": 0.01,
+        "backoff_max_seconds": 0.2,
+        "max_retries": 8,
+        "page_size": 100,
     }
     config.update(extra)
     return {k: v for k, v in config.items() if v is not None}
@@ -62,8 +68,9 @@ def emitted_ids(run: tapkit.TapRun, entity: str = "Customer") -> list[str]:
 
 def wait_until_idle(sim: SimulatorProcess, limit: float = 30.0) -> None:
     """Wait for the simulator to finish answering requests the client gave up on."""
-    assert wait_until(lambda: sim.control.counters()["in_flight"] == 0, limit, 0.1), \
+    assert wait_until(lambda: sim.control.counters()["in_flight"] == 0, limit, 0.1), (
         "the simulator never finished its answers"
+    )
 
 
 # --- fixtures ---------------------------------------------------------------------------
@@ -71,8 +78,9 @@ def wait_until_idle(sim: SimulatorProcess, limit: float = 30.0) -> None:
 
 @pytest.fixture(scope="module")
 def sim() -> t.Iterator[SimulatorProcess]:
-    with SimulatorProcess(sizes={"Customer": SIZE}, default_size=5,
-                          versions=[VERSION, "24.200.001"]) as process:
+    with SimulatorProcess(
+        sizes={"Customer": SIZE}, default_size=5, versions=[VERSION, "24.200.001"]
+    ) as process:
         yield process
 
 
@@ -104,16 +112,20 @@ RECOVERABLE = {
     "409 long operation": {"rate_409": 0.3},
     "connection reset": {"drop_rate": 0.3},
     "truncated JSON": {"rate_bad_body": 0.3, "bad_body": "truncated"},
-    "everything at once": {"rate_429": 0.1, "rate_5xx": 0.1, "rate_409": 0.1,
-                           "drop_rate": 0.1, "rate_bad_body": 0.05},
+    "everything at once": {
+        "rate_429": 0.1,
+        "rate_5xx": 0.1,
+        "rate_409": 0.1,
+        "drop_rate": 0.1,
+        "rate_bad_body": 0.05,
+    },
 }
 
 
 @pytest.mark.parametrize("name", sorted(RECOVERABLE))
 def test_transient_faults_are_retried_and_lose_nothing(fresh, catalog, name: str) -> None:
     faults = {k: v for k, v in RECOVERABLE[name].items() if v is not None}
-    fresh.control.faults(fault_seed=11, only_kinds=["list", "login", "entity_index"],
-                         **faults)
+    fresh.control.faults(fault_seed=11, only_kinds=["list", "login", "entity_index"], **faults)
     run = run_tap(config_for(fresh), catalog=catalog)
     assert run.returncode == 0, run.stderr[-3000:]
     injected = sum(fresh.control.counters()["faults_injected"].values())
@@ -124,17 +136,28 @@ def test_transient_faults_are_retried_and_lose_nothing(fresh, catalog, name: str
     tapkit.assert_sessions_closed(fresh)
 
 
-@pytest.mark.parametrize(("faults", "phrases"), [
-    ({"rate_5xx": 1.0, "status_5xx": 503}, ["HTTP 503 after 3 attempts", "Service Unavailable"]),
-    ({"rate_429": 1.0, "retry_after": 0}, ["HTTP 429 after 3 attempts", "API requests per minute"]),
-    ({"rate_409": 1.0}, ["HTTP 409 after 3 attempts", "long operation is running"]),
-    ({"drop_rate": 1.0}, ["cannot reach", "after 3 attempts"]),
-    ({"rate_bad_body": 1.0, "bad_body": "truncated"}, ["truncated JSON after 3 attempts"]),
-    ({"rate_bad_body": 1.0, "bad_body": "text"}, ["not valid JSON after 3 attempts",
-                                                  "Service is starting"]),
-], ids=["503", "429", "409", "reset", "truncated", "text"])
-def test_persistent_fault_gives_up_with_request_and_reason(fresh, catalog, faults,
-                                                          phrases) -> None:
+@pytest.mark.parametrize(
+    ("faults", "phrases"),
+    [
+        (
+            {"rate_5xx": 1.0, "status_5xx": 503},
+            ["HTTP 503 after 3 attempts", "Service Unavailable"],
+        ),
+        (
+            {"rate_429": 1.0, "retry_after": 0},
+            ["HTTP 429 after 3 attempts", "API requests per minute"],
+        ),
+        ({"rate_409": 1.0}, ["HTTP 409 after 3 attempts", "long operation is running"]),
+        ({"drop_rate": 1.0}, ["cannot reach", "after 3 attempts"]),
+        ({"rate_bad_body": 1.0, "bad_body": "truncated"}, ["truncated JSON after 3 attempts"]),
+        (
+            {"rate_bad_body": 1.0, "bad_body": "text"},
+            ["not valid JSON after 3 attempts", "Service is starting"],
+        ),
+    ],
+    ids=["503", "429", "409", "reset", "truncated", "text"],
+)
+def test_persistent_fault_gives_up_with_request_and_reason(fresh, catalog, faults, phrases) -> None:
     fresh.control.faults(only_kinds=["list"], **faults)
     started = time.monotonic()
     run = run_tap(config_for(fresh, max_retries=3), catalog=catalog, timeout=60)
@@ -148,8 +171,7 @@ def test_persistent_fault_gives_up_with_request_and_reason(fresh, catalog, fault
 def test_read_timeout_is_retried_then_fails_clearly(fresh, catalog) -> None:
     fresh.control.faults(latency_ms=2500, only_kinds=["list"])
     started = time.monotonic()
-    run = run_tap(config_for(fresh, max_retries=2, request_timeout=1), catalog=catalog,
-                  timeout=60)
+    run = run_tap(config_for(fresh, max_retries=2, request_timeout=1), catalog=catalog, timeout=60)
     tapkit.assert_one_clear_error(run, "Customer", "timed out", "after 2 attempts")
     assert time.monotonic() - started < 20
     assert "retry 1 of 1" in run.stderr
@@ -186,8 +208,13 @@ def test_backoff_is_exponential_with_jitter_and_capped() -> None:
     from tap_acumatica.auth import LoginSession
     from tap_acumatica.client import AcumaticaClient
 
-    config = {"url": "http://127.0.0.1:9/", "username": "u", "password": "p",
-              "backoff_factor": 1, "backoff_max_seconds": 8}
+    config = {
+        "url": "http://127.0.0.1:9/",
+        "username": "u",
+        "password": "p",
+        "backoff_factor": 1,
+        "backoff_max_seconds": 8,
+    }
     waits = []
     for _ in range(2):
         client = AcumaticaClient(config, LoginSession(config))
@@ -226,8 +253,9 @@ def test_in_flight_requests_never_exceed_max_concurrent_requests(fresh, catalog)
 def test_max_requests_per_minute_limits_the_request_rate(fresh, catalog) -> None:
     per_minute = 150  # one start every 0.4 s
     started = time.monotonic()
-    run = run_tap(config_for(fresh, max_requests_per_minute=per_minute, page_size=100),
-                  catalog=catalog)
+    run = run_tap(
+        config_for(fresh, max_requests_per_minute=per_minute, page_size=100), catalog=catalog
+    )
     elapsed = time.monotonic() - started
     assert run.returncode == 0, run.stderr[-2000:]
     sent = fresh.control.counters()["requests"]  # login, entity index, lists, logout
@@ -244,8 +272,11 @@ def fill_seats(sim: SimulatorProcess, count: int) -> list[requests.Session]:
     sessions = []
     for _ in range(count):
         other = requests.Session()
-        resp = other.post(sim.url + "entity/auth/login", timeout=10, json={
-            "name": sim.credentials["username"], "password": sim.credentials["password"]})
+        resp = other.post(
+            sim.url + "entity/auth/login",
+            timeout=10,
+            json={"name": sim.credentials["username"], "password": sim.credentials["password"]},
+        )
         assert resp.status_code == 204, resp.text
         sessions.append(other)
     return sessions
@@ -276,8 +307,9 @@ def test_seat_limit_wait_gives_up_after_the_configured_time(fresh, catalog) -> N
     started = time.monotonic()
     run = run_tap(config_for(fresh, login_limit_wait_seconds=3), catalog=catalog)
     elapsed = time.monotonic() - started
-    tapkit.assert_one_clear_error(run, *SEAT_PHRASES, "none came free within "
-                           "login_limit_wait_seconds (3s)")
+    tapkit.assert_one_clear_error(
+        run, *SEAT_PHRASES, "none came free within login_limit_wait_seconds (3s)"
+    )
     assert 3 <= elapsed < 15, elapsed
     assert "waiting up to 3s" in run.stderr
     free_seats(fresh, others)
@@ -287,11 +319,13 @@ def test_seat_limit_wait_gets_a_seat_freed_meanwhile(fresh, catalog) -> None:
     fresh.control.reset(seat_limit=2)
     others = fill_seats(fresh, 2)
     with tempfile.TemporaryDirectory() as tmp:
-        command = tapkit.tap_command(config_for(fresh, login_limit_wait_seconds=60),
-                                     Path(tmp), catalog=catalog)
+        command = tapkit.tap_command(
+            config_for(fresh, login_limit_wait_seconds=60), Path(tmp), catalog=catalog
+        )
         faultstats.add(runs=1)
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=tapkit.tap_env())
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tapkit.tap_env()
+        )
         # The tap has met the limit (its login was refused) and is still waiting.
         assert wait_until(lambda: fresh.control.counters()["login_failures"] >= 1, 60)
         time.sleep(0.5)
@@ -344,8 +378,11 @@ def test_no_session_leak_after_signal(fresh, catalog, signum: int, scheme: str) 
     fresh.control.faults(latency_ms=40, only_kinds=["list"])
     config = config_for(fresh, page_size=20, max_concurrent_requests=2)
     if scheme != "Basic":
-        config.update(auth_scheme=scheme, oauth_client_id=fresh.oauth_client["client_id"],
-                      oauth_client_secret=fresh.oauth_client["client_secret"])
+        config.update(
+            auth_scheme=scheme,
+            oauth_client_id=fresh.oauth_client["client_id"],
+            oauth_client_secret=fresh.oauth_client["client_secret"],
+        )
     faultstats.add(runs=1, signals=1)
     with tapkit.Running(config, catalog) as running:
         running.wait_for_records()
@@ -367,13 +404,18 @@ def test_no_session_leak_after_signal(fresh, catalog, signum: int, scheme: str) 
 
 
 @pytest.mark.parametrize("scheme", ["Basic", "OAuthPassword"])
-def test_session_or_token_expiry_mid_stream_resumes_on_the_same_page(fresh, catalog,
-                                                                     scheme: str) -> None:
+def test_session_or_token_expiry_mid_stream_resumes_on_the_same_page(
+    fresh, catalog, scheme: str
+) -> None:
     extra: dict[str, t.Any] = {}
     if scheme == "OAuthPassword":
-        extra = {"auth_scheme": scheme, **{
-            "oauth_client_id": fresh.oauth_client["client_id"],
-            "oauth_client_secret": fresh.oauth_client["client_secret"]}}
+        extra = {
+            "auth_scheme": scheme,
+            **{
+                "oauth_client_id": fresh.oauth_client["client_id"],
+                "oauth_client_secret": fresh.oauth_client["client_secret"],
+            },
+        }
     config = config_for(fresh, page_size=20, **extra)
     fresh.control.faults(latency_ms=30, only_kinds=["list"])
     faultstats.add(runs=1)
@@ -392,8 +434,11 @@ def test_session_or_token_expiry_mid_stream_resumes_on_the_same_page(fresh, cata
         assert counters["logouts"] == 1
         assert counters["open_sessions"] == 0
     else:
-        assert counters["tokens_issued"].get("password", 0) + counters["tokens_issued"].get(
-            "refresh_token", 0) == 2
+        assert (
+            counters["tokens_issued"].get("password", 0)
+            + counters["tokens_issued"].get("refresh_token", 0)
+            == 2
+        )
         assert counters["oauth_sessions_open"] == 0
 
 
@@ -443,14 +488,23 @@ def test_kill_9_at_seeded_random_points_loses_nothing() -> None:
     # kill -9 leaves the run's session open (nothing can log out of a SIGKILL): with idle
     # sessions expiring after 4 s and 4 seats, later runs meet the API Login Limit and
     # must wait for a seat (login_limit_wait_seconds), as a nightly restart would.
-    with SimulatorProcess(sizes={"Customer": 3000}, default_size=5, versions=[VERSION],
-                          seat_limit=4, session_idle_seconds=4) as sim:
-        config = config_for(sim, page_size=150, max_concurrent_requests=2,
-                            login_limit_wait_seconds=60)
+    with SimulatorProcess(
+        sizes={"Customer": 3000},
+        default_size=5,
+        versions=[VERSION],
+        seat_limit=4,
+        session_idle_seconds=4,
+    ) as sim:
+        config = config_for(
+            sim, page_size=150, max_concurrent_requests=2, login_limit_wait_seconds=60
+        )
         faultstats.add(runs=1)
         catalog = tapkit.select(tapkit.discover(config), ["Customer"])
-        live = {"latency_ms": 25, "only_kinds": ["list"],
-                "live_mutation": {"entity": "Customer", "every": 4, "update": 3, "insert": 1}}
+        live = {
+            "latency_ms": 25,
+            "only_kinds": ["list"],
+            "live_mutation": {"entity": "Customer", "every": 4, "update": 3, "insert": 1},
+        }
         sim.control.faults(**live)
         state: dict[str, t.Any] | None = None
         emitted: dict[str, set[str]] = {}  # id -> stamps of the versions emitted so far
@@ -464,9 +518,15 @@ def test_kill_9_at_seeded_random_points_loses_nothing() -> None:
                 command = tapkit.tap_command(config, Path(tmp), catalog=catalog, state=state)
                 out = Path(tmp) / "out"
                 target = None if last else rng.randint(1, 300)  # records before kill -9
-                with out.open("w") as sink, subprocess.Popen(
-                    command, stdout=sink, stderr=subprocess.PIPE, env=tapkit.tap_env(),
-                ) as proc:
+                with (
+                    out.open("w") as sink,
+                    subprocess.Popen(
+                        command,
+                        stdout=sink,
+                        stderr=subprocess.PIPE,
+                        env=tapkit.tap_env(),
+                    ) as proc,
+                ):
                     if not _kill_after_records(proc, out, target):
                         proc.wait(timeout=120)
                     else:
@@ -485,22 +545,27 @@ def test_kill_9_at_seeded_random_points_loses_nothing() -> None:
             for kind, message in _parse_in_order(stdout):
                 if kind == "RECORD":
                     record = message["record"]
-                    emitted.setdefault(record["id"], set()).add(
-                        record["LastModifiedDateTime"])
+                    emitted.setdefault(record["id"], set()).add(record["LastModifiedDateTime"])
                     continue
                 state = message["value"]
                 bookmark = state["bookmarks"]["Customer"].get("replication_key_value")
                 if not bookmark:
                     continue
                 # Nothing at or below the bookmark may still be missing from the output.
-                missing = [rid for rid, stamp in stable.items()
-                           if stamp <= bookmark and stamp not in emitted.get(rid, set())]
+                missing = [
+                    rid
+                    for rid, stamp in stable.items()
+                    if stamp <= bookmark and stamp not in emitted.get(rid, set())
+                ]
                 if missing:
-                    violations.append(f"run {number}: bookmark {bookmark} passes "
-                                      f"{len(missing)} unemitted records, e.g. {missing[:3]}")
+                    violations.append(
+                        f"run {number}: bookmark {bookmark} passes "
+                        f"{len(missing)} unemitted records, e.g. {missing[:3]}"
+                    )
             if not last:
-                sim.control.mutate("Customer", update=rng.randint(50, 300),
-                                   insert=rng.randint(0, 10))
+                sim.control.mutate(
+                    "Customer", update=rng.randint(50, 300), insert=rng.randint(0, 10)
+                )
             else:
                 assert proc.returncode == 0, stderr[-2000:]
             if number == runs_wanted - 1:
@@ -511,8 +576,10 @@ def test_kill_9_at_seeded_random_points_loses_nothing() -> None:
         final = _stamps(sim)
         lost = [rid for rid, stamp in final.items() if stamp not in emitted.get(rid, set())]
         faultstats.add(kills=kills, records_lost=len(lost), faults_injected=injected_total)
-        print(f"kill -9: {runs_wanted + 1} runs, {kills} killed, {finished_runs} finished, "
-              f"{injected_total} live mutations, {len(final)} records, lost {len(lost)}")
+        print(
+            f"kill -9: {runs_wanted + 1} runs, {kills} killed, {finished_runs} finished, "
+            f"{injected_total} live mutations, {len(final)} records, lost {len(lost)}"
+        )
         assert kills >= runs_wanted // 2, "too few runs were killed mid-stream"
         assert not violations, violations[:5]
         assert lost == [], lost[:5]
@@ -523,9 +590,26 @@ def test_kill_9_at_seeded_random_points_loses_nothing() -> None:
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
     cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -558,24 +642,39 @@ def test_disabling_tls_verification_logs_a_warning(fresh) -> None:
 
 
 BAD_CONFIG: dict[str, tuple[dict[str, t.Any], list[str]]] = {
-    "wrong password": ({"password": "Not-The-Passw0rd"},
-                       ["Invalid credentials", "Check 'username', 'password'"]),
+    "wrong password": (
+        {"password": "Not-The-Passw0rd"},
+        ["Invalid credentials", "Check 'username', 'password'"],
+    ),
     "wrong tenant": ({"company": "NoSuchTenant"}, ["tenant 'NoSuchTenant' does not exist"]),
-    "unreachable host": ({"url": "http://127.0.0.1:9/AcumaticaERP", "max_retries": 3},
-                         ["login: cannot reach http://127.0.0.1:9/AcumaticaERP/",
-                          "Connection refused", "after 3 attempts"]),
-    "wrong path (HTML login page)": ({"url": "{root}/NotAcumatica"},
-                                     ["answered an HTML page", "instance path"]),
+    "unreachable host": (
+        {"url": "http://127.0.0.1:9/AcumaticaERP", "max_retries": 3},
+        [
+            "login: cannot reach http://127.0.0.1:9/AcumaticaERP/",
+            "Connection refused",
+            "after 3 attempts",
+        ],
+    ),
+    "wrong path (HTML login page)": (
+        {"url": "{root}/NotAcumatica"},
+        ["answered an HTML page", "instance path"],
+    ),
     "wrong path (404)": ({"url": "{url}nested/deeper"}, ["HTTP 404", "Check 'url'"]),
-    "endpoint version not served": ({"endpoint_version": "17.200.001"},
-                                    ["not served", "20.200.001, 24.200.001"]),
-    "unknown entity": ({"entities": ["Customer", "NoSuchThing"]},
-                       ["Unknown entity in 'entities': NoSuchThing"]),
+    "endpoint version not served": (
+        {"endpoint_version": "17.200.001"},
+        ["not served", "20.200.001, 24.200.001"],
+    ),
+    "unknown entity": (
+        {"entities": ["Customer", "NoSuchThing"]},
+        ["Unknown entity in 'entities': NoSuchThing"],
+    ),
     "missing url": ({"url": None}, ["Invalid config", "'url' is a required property"]),
     "url not http": ({"url": "ftp://example.com/x"}, ["must be an http(s) URL"]),
     "wrong type": ({"page_size": "ten"}, ["Invalid config", "page_size"]),
-    "invalid start_date": ({"start_date": "last tuesday"},
-                           ["'start_date' is not an ISO 8601 date-time"]),
+    "invalid start_date": (
+        {"start_date": "last tuesday"},
+        ["'start_date' is not an ISO 8601 date-time"],
+    ),
     "impossible start_date": ({"start_date": "2024-13-45"}, ["start_date"]),
     "negative backoff": ({"backoff_factor": -1}, ["'backoff_factor' must be a number >= 0"]),
     "credentials in url": ({"url": "{userinfo_url}"}, ["must not contain credentials"]),
@@ -584,8 +683,12 @@ BAD_CONFIG: dict[str, tuple[dict[str, t.Any], list[str]]] = {
 
 # 'entities' limits discovery; a sync reads the catalog's streams, so "unknown entity" is
 # a discovery-time error only.
-CASES = [(name, mode) for mode in ("discover", "sync") for name in BAD_CONFIG
-         if not (mode == "sync" and name == "unknown entity")]
+CASES = [
+    (name, mode)
+    for mode in ("discover", "sync")
+    for name in BAD_CONFIG
+    if not (mode == "sync" and name == "unknown entity")
+]
 
 
 @pytest.mark.parametrize(("name", "mode"), CASES)
@@ -593,8 +696,10 @@ def test_bad_config_is_one_clear_line(fresh, catalog, name: str, mode: str) -> N
     overrides, phrases = BAD_CONFIG[name]
     root = fresh.url.split("/AcumaticaERP/")[0]
     userinfo = fresh.url.replace("http://", f"http://admin:{fresh.credentials['password']}@")
-    resolved = {k: v.format(url=fresh.url, root=root, userinfo_url=userinfo)
-                if isinstance(v, str) else v for k, v in overrides.items()}
+    resolved = {
+        k: v.format(url=fresh.url, root=root, userinfo_url=userinfo) if isinstance(v, str) else v
+        for k, v in overrides.items()
+    }
     config = config_for(fresh, **resolved)
     if overrides.get("url", "") is None:
         config.pop("url", None)
@@ -617,14 +722,16 @@ def test_server_answering_non_json_at_discovery(fresh) -> None:
 
 
 BAD_FILES: dict[str, tuple[str, str, list[str]]] = {
-    "config not JSON": ("config", '{"url": "x",', ["config file", "is not valid JSON",
-                                                   "line 1"]),
+    "config not JSON": ("config", '{"url": "x",', ["config file", "is not valid JSON", "line 1"]),
     "config a list": ("config", "[1, 2]", ["must hold a JSON object, not list"]),
     "catalog not JSON": ("catalog", '{"streams": [', ["catalog file", "not valid JSON"]),
     "catalog a list": ("catalog", "[]", ["catalog file", "must hold a JSON object"]),
     "catalog without streams": ("catalog", '{"streams": "x"}', ["needs a 'streams' list"]),
-    "catalog entry broken": ("catalog", '{"streams": [{"tap_stream_id": "Customer"}]}',
-                             ["streams[0] (Customer)", "missing schema"]),
+    "catalog entry broken": (
+        "catalog",
+        '{"streams": [{"tap_stream_id": "Customer"}]}',
+        ["streams[0] (Customer)", "missing schema"],
+    ),
     "state not JSON": ("state", "{bookmarks", ["state file", "not valid JSON"]),
     "state a list": ("state", '["x"]', ["state file", "must hold a JSON object"]),
 }
@@ -634,15 +741,25 @@ BAD_FILES: dict[str, tuple[str, str, list[str]]] = {
 def test_malformed_file_is_one_clear_line(fresh, catalog, tmp_path: Path, name: str) -> None:
     which, text, phrases = BAD_FILES[name]
     config = config_for(fresh)
-    paths = {"config": tapkit.write_json(tmp_path, "config.json", config),
-             "catalog": tapkit.write_json(tmp_path, "catalog.json", catalog),
-             "state": tapkit.write_json(tmp_path, "state.json", {})}
+    paths = {
+        "config": tapkit.write_json(tmp_path, "config.json", config),
+        "catalog": tapkit.write_json(tmp_path, "catalog.json", catalog),
+        "state": tapkit.write_json(tmp_path, "state.json", {}),
+    }
     paths[which].write_text(text)
-    command = [tapkit.TAP, "--config", str(paths["config"]), "--catalog",
-               str(paths["catalog"]), "--state", str(paths["state"])]
+    command = [
+        tapkit.TAP,
+        "--config",
+        str(paths["config"]),
+        "--catalog",
+        str(paths["catalog"]),
+        "--state",
+        str(paths["state"]),
+    ]
     faultstats.add(runs=1)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                          env=tapkit.tap_env(), check=False)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=tapkit.tap_env(), check=False
+    )
     run = tapkit.TapRun(done.returncode, done.stdout, done.stderr)
     tapkit.assert_one_clear_error(run, str(paths[which]), *phrases)
     assert fresh.credentials["password"] not in done.stderr
@@ -655,9 +772,13 @@ def test_malformed_file_is_one_clear_line(fresh, catalog, tmp_path: Path, name: 
 def _secret_config(sim: SimulatorProcess, scheme: str) -> dict[str, t.Any]:
     if scheme == "Basic":
         return config_for(sim, page_size=50)
-    return config_for(sim, page_size=50, auth_scheme=scheme,
-                      oauth_client_id=sim.oauth_client["client_id"],
-                      oauth_client_secret=sim.oauth_client["client_secret"])
+    return config_for(
+        sim,
+        page_size=50,
+        auth_scheme=scheme,
+        oauth_client_id=sim.oauth_client["client_id"],
+        oauth_client_secret=sim.oauth_client["client_secret"],
+    )
 
 
 @pytest.mark.parametrize("scheme", ["Basic", "OAuthPassword"])
@@ -668,8 +789,9 @@ def test_no_secret_in_any_output_at_debug(fresh, scheme: str) -> None:
     assert found.returncode == 0, found.stderr[-2000:]
     catalog = tapkit.select(json.loads(found.stdout), ["Customer"])
     # Faults make the tap log retries (with response bodies) and sign in again.
-    fresh.control.faults(rate_429=0.2, retry_after=0, rate_5xx=0.1, fault_seed=3,
-                         only_kinds=["list"])
+    fresh.control.faults(
+        rate_429=0.2, retry_after=0, rate_5xx=0.1, fault_seed=3, only_kinds=["list"]
+    )
     run = run_tap(config, catalog=catalog, log_level="DEBUG")
     assert run.returncode == 0, run.stderr[-2000:]
     fresh.control.faults(expire_sessions=True)

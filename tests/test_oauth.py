@@ -46,8 +46,11 @@ def catalog(sim: SimulatorProcess) -> dict[str, t.Any]:
 def oauth_config(sim: SimulatorProcess, scheme: str, **extra: t.Any) -> dict[str, t.Any]:
     client = sim.oauth_client
     config: dict[str, t.Any] = {
-        "url": sim.url, "auth_scheme": scheme, "entities": ["Customer"],
-        "oauth_client_id": client["client_id"], "oauth_client_secret": client["client_secret"],
+        "url": sim.url,
+        "auth_scheme": scheme,
+        "entities": ["Customer"],
+        "oauth_client_id": client["client_id"],
+        "oauth_client_secret": client["client_secret"],
     }
     if scheme == "OAuthPassword":
         creds = sim.credentials
@@ -62,22 +65,30 @@ def token_post(sim: SimulatorProcess, **form: str) -> requests.Response:
 
 def password_grant(sim: SimulatorProcess) -> dict[str, t.Any]:
     creds, client = sim.credentials, sim.oauth_client
-    response = token_post(sim, grant_type="password", username=creds["username"],
-                          password=creds["password"], scope="api offline_access", **client)
+    response = token_post(
+        sim,
+        grant_type="password",
+        username=creds["username"],
+        password=creds["password"],
+        scope="api offline_access",
+        **client,
+    )
     assert response.status_code == 200, response.text
     return t.cast("dict[str, t.Any]", response.json())
 
 
 def refresh_is_rejected(sim: SimulatorProcess, refresh_token: str) -> bool:
-    response = token_post(sim, grant_type="refresh_token", refresh_token=refresh_token,
-                          **sim.oauth_client)
+    response = token_post(
+        sim, grant_type="refresh_token", refresh_token=refresh_token, **sim.oauth_client
+    )
     return response.status_code == 400 and response.json().get("error") == "invalid_grant"
 
 
 def assert_no_secrets(run: tapkit.TapRun, *values: str) -> None:
     """Neither configured secrets nor any simulator token/code appear in the output."""
-    not_records = "\n".join(line for line in run.stdout.splitlines()
-                            if '"type":"RECORD"' not in line.replace(" ", ""))
+    not_records = "\n".join(
+        line for line in run.stdout.splitlines() if '"type":"RECORD"' not in line.replace(" ", "")
+    )
     for text in (run.stderr, not_records):
         for value in values:
             if value:
@@ -121,11 +132,15 @@ def test_password_falls_back_to_password_grant_when_refresh_token_dies(sim, cata
     with tempfile.TemporaryDirectory() as tmpdir:
         command = tapkit.tap_command(config, Path(tmpdir), catalog=catalog)
         err_path = Path(tmpdir) / "stderr.txt"
-        with err_path.open("w") as err, subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=err, env=tapkit.tap_env()
-        ) as proc:
+        with (
+            err_path.open("w") as err,
+            subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=err, env=tapkit.tap_env()
+            ) as proc,
+        ):
             assert wait_until(
-                lambda: sim.control.counters()["requests_by_kind"].get("list", 0) >= 5, 60)
+                lambda: sim.control.counters()["requests_by_kind"].get("list", 0) >= 5, 60
+            )
             sim.control.reset(sizes={"Customer": 3000}, token_lifetime_seconds=30)  # tokens gone
             proc.wait(timeout=120)
         stderr = err_path.read_text()
@@ -140,8 +155,9 @@ def test_password_grant_errors_are_clear(sim, catalog):
     sim.control.reset()
     bad_secret = oauth_config(sim, "OAuthPassword", oauth_client_secret="wrong-secret-123")
     run = tapkit.run_tap(bad_secret, catalog=catalog, log_level="DEBUG")
-    tapkit.assert_one_clear_error(run, "invalid_client", "oauth_client_id", "oauth_client_secret",
-                           "Connected Application")
+    tapkit.assert_one_clear_error(
+        run, "invalid_client", "oauth_client_id", "oauth_client_secret", "Connected Application"
+    )
     assert_no_secrets(run, "wrong-secret-123", bad_secret["password"])
     assert sim.control.counters()["token_failures"] == 1
 
@@ -180,8 +196,9 @@ def test_refresh_token_rotation_across_two_runs(sim, catalog, tmp_path):
     sim.control.faults(latency_ms=100)
     first = password_grant(sim)["refresh_token"]
     token_file = tmp_path / "tokens.json"
-    config = oauth_config(sim, "OAuth", oauth_refresh_token=first,
-                          oauth_token_file=str(token_file), page_size=50)
+    config = oauth_config(
+        sim, "OAuth", oauth_refresh_token=first, oauth_token_file=str(token_file), page_size=50
+    )
 
     run1 = tapkit.run_tap(config, catalog=catalog, log_level="DEBUG")
     assert run1.returncode == 0, run1.stderr[-3000:]
@@ -216,15 +233,27 @@ def test_concurrent_runs_share_one_token_file(sim, catalog, tmp_path):
     """
     sim.control.reset(sizes={"Customer": 2000}, token_lifetime_seconds=1)
     sim.control.faults(latency_ms=60)
-    config = oauth_config(sim, "OAuth", oauth_refresh_token=password_grant(sim)["refresh_token"],
-                          oauth_token_file=str(tmp_path / "tokens.json"), page_size=100)
+    config = oauth_config(
+        sim,
+        "OAuth",
+        oauth_refresh_token=password_grant(sim)["refresh_token"],
+        oauth_token_file=str(tmp_path / "tokens.json"),
+        page_size=100,
+    )
     procs = []
     for number in range(2):
         workdir = tmp_path / f"run{number}"
         workdir.mkdir()
         command = tapkit.tap_command(config, workdir, catalog=catalog)
-        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True, env=tapkit.tap_env()))
+        procs.append(
+            subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=tapkit.tap_env(),
+            )
+        )
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=240)
         run = tapkit.TapRun(proc.returncode, stdout, stderr)
@@ -252,9 +281,13 @@ def test_stored_refresh_token_no_longer_valid(sim, catalog, tmp_path):
 
 def test_oauth_bad_client_is_clear(sim, catalog, tmp_path):
     sim.control.reset()
-    config = oauth_config(sim, "OAuth", oauth_refresh_token="cd" * 32,
-                          oauth_client_secret="nope-nope-nope",
-                          oauth_token_file=str(tmp_path / "tokens.json"))
+    config = oauth_config(
+        sim,
+        "OAuth",
+        oauth_refresh_token="cd" * 32,
+        oauth_client_secret="nope-nope-nope",
+        oauth_token_file=str(tmp_path / "tokens.json"),
+    )
     run = tapkit.run_tap(config, catalog=catalog)
     tapkit.assert_one_clear_error(run, "invalid_client")
     assert sim.control.counters()["token_failures"] == 1
@@ -269,8 +302,21 @@ class Helper:
     def __init__(self, config: dict[str, t.Any], workdir: Path, *args: str) -> None:
         path = tapkit.write_json(workdir, "auth-config.json", config)
         self.proc = subprocess.Popen(
-            [HELPER, "--config", str(path), "--port", "0", "--no-browser", "--timeout", "60",
-             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                HELPER,
+                "--config",
+                str(path),
+                "--port",
+                "0",
+                "--no-browser",
+                "--timeout",
+                "60",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: list[str] = []
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
@@ -366,8 +412,12 @@ def test_helper_implicit_flow_then_tap_uses_access_token(sim, catalog, tmp_path)
     page = requests.get(callback, timeout=30)  # browsers never send the fragment
     assert page.status_code == 200
     assert "location.hash" in page.text
-    posted = requests.post(callback, data=fragment, timeout=30,  # what the page's script does
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    posted = requests.post(
+        callback,
+        data=fragment,
+        timeout=30,  # what the page's script does
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert posted.status_code == 200
     returncode, out, err = helper.finish()
     assert returncode == 0, err
@@ -389,17 +439,32 @@ def test_helper_implicit_flow_then_tap_uses_access_token(sim, catalog, tmp_path)
 def test_implicit_expired_token_fails_clearly_without_retrying(sim, catalog):
     sim.control.reset(token_lifetime_seconds=1)
     client = sim.oauth_client
-    location = browse(sim.url + "identity/connect/authorize?" + requests.compat.urlencode({
-        "client_id": client["client_id"], "response_type": "token", "scope": "api",
-        "redirect_uri": "http://127.0.0.1:9/callback", "state": "s"}))
+    location = browse(
+        sim.url
+        + "identity/connect/authorize?"
+        + requests.compat.urlencode(
+            {
+                "client_id": client["client_id"],
+                "response_type": "token",
+                "scope": "api",
+                "redirect_uri": "http://127.0.0.1:9/callback",
+                "state": "s",
+            }
+        )
+    )
     access_token = dict(parse_qsl(location.partition("#")[2]))["access_token"]
     time.sleep(1.5)
-    config = {"url": sim.url, "auth_scheme": "OAuthImplicit", "entities": ["Customer"],
-              "oauth_access_token": access_token}
+    config = {
+        "url": sim.url,
+        "auth_scheme": "OAuthImplicit",
+        "entities": ["Customer"],
+        "oauth_access_token": access_token,
+    }
     before = sim.control.counters()
     run = tapkit.run_tap(config, catalog=catalog, log_level="DEBUG")
-    tapkit.assert_one_clear_error(run, "expired", "tap-acumatica-auth --flow implicit",
-                           "oauth_access_token")
+    tapkit.assert_one_clear_error(
+        run, "expired", "tap-acumatica-auth --flow implicit", "oauth_access_token"
+    )
     assert_no_secrets(run, access_token)
     after = sim.control.counters()
     # One data request got its 401; no token call, no second try, no logout with a dead token.

@@ -34,8 +34,13 @@ def sim() -> t.Iterator[SimulatorProcess]:
 
 def config_for(sim: SimulatorProcess, style: str, **extra: t.Any) -> dict[str, t.Any]:
     config: dict[str, t.Any] = {
-        "url": sim.url, **sim.credentials, "schema": "OData", "odata_url_style": style,
-        "page_size": PAGE, "settle_seconds": 0, "backoff_factor": 0.01,
+        "url": sim.url,
+        **sim.credentials,
+        "schema": "OData",
+        "odata_url_style": style,
+        "page_size": PAGE,
+        "settle_seconds": 0,
+        "backoff_factor": 0.01,
         "max_concurrent_requests": 2,
     }
     config.update(extra)
@@ -46,8 +51,9 @@ def truth(sim: SimulatorProcess, inquiry: str) -> list[dict[str, t.Any]]:
     """Ground truth (v4 rendering) with exact decimals."""
     url = f"{sim.url}__control/truth-odata/{quote(inquiry, safe='')}"
     with urllib.request.urlopen(url, timeout=120) as response:
-        return t.cast("list[dict[str, t.Any]]",
-                      json.loads(response.read(), parse_float=decimal.Decimal))
+        return t.cast(
+            "list[dict[str, t.Any]]", json.loads(response.read(), parse_float=decimal.Decimal)
+        )
 
 
 def expected(row: dict[str, t.Any], schema: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -84,8 +90,7 @@ def odata_counts(sim: SimulatorProcess) -> Counter[str]:
 TYPES = {  # (JSON types, format) per column of BI-SalesOrders, per family
     "OrderType": (["string", "null"], None),
     "OrderNbr": (["string", "null"], None),
-    "OrderDate": {"v4": (["string", "null"], "date"),
-                  "legacy": (["string", "null"], "date-time")},
+    "OrderDate": {"v4": (["string", "null"], "date"), "legacy": (["string", "null"], "date-time")},
     "LineCount": (["integer", "null"], None),
     "CuryInfoID": (["integer", "null"], None),
     "OrderQty": (["number", "null"], None),
@@ -111,9 +116,22 @@ def test_discovery_matches_the_inquiries(sim: SimulatorProcess, family: str) -> 
     assert orders["key_properties"] == ["OrderType", "OrderNbr"]
     props = orders["schema"]["properties"]
     assert list(props) == [
-        "OrderType", "OrderNbr", "CustomerID", "Status", "OrderDate", "LineCount",
-        "CuryInfoID", "OrderQty", "OrderTotal", "DiscountPct", "Approved", "NoteID",
-        "ShipVia", "MarginPct", "CreatedOn", "LastModifiedOn",
+        "OrderType",
+        "OrderNbr",
+        "CustomerID",
+        "Status",
+        "OrderDate",
+        "LineCount",
+        "CuryInfoID",
+        "OrderQty",
+        "OrderTotal",
+        "DiscountPct",
+        "Approved",
+        "NoteID",
+        "ShipVia",
+        "MarginPct",
+        "CreatedOn",
+        "LastModifiedOn",
     ]
     for column, spec in TYPES.items():
         kinds, fmt = spec[family] if isinstance(spec, dict) else spec
@@ -128,17 +146,22 @@ def test_discovery_matches_the_inquiries(sim: SimulatorProcess, family: str) -> 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_discovery_settings(sim: SimulatorProcess, family: str) -> None:
-    catalog = tapkit.discover(config_for(
-        sim, family, inquiries=["Customer Contacts", PARAMETERISED],
-        inquiry_parameters={PARAMETERISED: {"Warehouse": "MAIN"}},
-        inquiry_replication_keys={STAMPED: "LastModifiedOn"},
-    ))
+    catalog = tapkit.discover(
+        config_for(
+            sim,
+            family,
+            inquiries=["Customer Contacts", PARAMETERISED],
+            inquiry_parameters={PARAMETERISED: {"Warehouse": "MAIN"}},
+            inquiry_replication_keys={STAMPED: "LastModifiedOn"},
+        )
+    )
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     assert sorted(streams) == ["Customer Contacts", PARAMETERISED]
     assert streams[PARAMETERISED]["key_properties"] == ["InventoryID", "Warehouse", "Subitem"]
 
-    catalog = tapkit.discover(config_for(sim, family,
-                                         inquiry_replication_keys={STAMPED: "LastModifiedOn"}))
+    catalog = tapkit.discover(
+        config_for(sim, family, inquiry_replication_keys={STAMPED: "LastModifiedOn"})
+    )
     entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == STAMPED)
     assert entry["replication_key"] == "LastModifiedOn"
     assert entry["replication_method"] == "INCREMENTAL"
@@ -148,8 +171,9 @@ def test_discovery_settings(sim: SimulatorProcess, family: str) -> None:
     assert "Unknown inquiry in 'inquiries': 'Nope'" in run.stderr
     assert "'Customer Contacts'" in run.stderr
 
-    run = tapkit.run_tap(config_for(sim, family, inquiry_replication_keys={STAMPED: "Status"}),
-                         extra=["--discover"])
+    run = tapkit.run_tap(
+        config_for(sim, family, inquiry_replication_keys={STAMPED: "Status"}), extra=["--discover"]
+    )
     assert run.returncode == 1
     assert "must be a date-time column" in run.stderr
 
@@ -177,8 +201,7 @@ def test_auto_without_company_uses_legacy_root(sim: SimulatorProcess) -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_full_sync_equals_truth_without_metadata(sim: SimulatorProcess, family: str) -> None:
-    config = config_for(sim, family,
-                        inquiry_parameters={PARAMETERISED: {"Warehouse": "MAIN"}})
+    config = config_for(sim, family, inquiry_parameters={PARAMETERISED: {"Warehouse": "MAIN"}})
     catalog = tapkit.discover(config)
     names = [*PLAIN, PARAMETERISED]
     assert sorted(s["tap_stream_id"] for s in catalog["streams"]) == sorted(names)
@@ -210,8 +233,12 @@ def test_full_sync_equals_truth_without_metadata(sim: SimulatorProcess, family: 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_values_are_exact(sim: SimulatorProcess, family: str) -> None:
     """Decimals keep digits and scale, Int64 above 2**53 is exact, CHAR padding is kept."""
-    config = config_for(sim, family, inquiries=[STAMPED, PARAMETERISED],
-                        inquiry_parameters={PARAMETERISED: {"Warehouse": "WHOLESALE"}})
+    config = config_for(
+        sim,
+        family,
+        inquiries=[STAMPED, PARAMETERISED],
+        inquiry_parameters={PARAMETERISED: {"Warehouse": "WHOLESALE"}},
+    )
     catalog = tapkit.discover(config)
     run = tapkit.run_tap(config, catalog=tapkit.select(catalog, [STAMPED, PARAMETERISED]))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -233,8 +260,9 @@ def test_values_are_exact(sim: SimulatorProcess, family: str) -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_incremental_second_run_reads_only_changes(sim: SimulatorProcess, family: str) -> None:
-    config = config_for(sim, family, inquiries=[STAMPED],
-                        inquiry_replication_keys={STAMPED: "LastModifiedOn"})
+    config = config_for(
+        sim, family, inquiries=[STAMPED], inquiry_replication_keys={STAMPED: "LastModifiedOn"}
+    )
     catalog = tapkit.select(tapkit.discover(config), [STAMPED])
     first = tapkit.run_tap(config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -270,8 +298,12 @@ def test_snapshot_end_follows_the_server_clock_not_ours(family: str) -> None:
     run (stamped by the server's clock, before that bookmark) would never be read.
     """
     with SimulatorProcess(seed=11, clock_offset_seconds=-3600) as behind:
-        config = config_for(behind, family, inquiries=[STAMPED],
-                            inquiry_replication_keys={STAMPED: "LastModifiedOn"})
+        config = config_for(
+            behind,
+            family,
+            inquiries=[STAMPED],
+            inquiry_replication_keys={STAMPED: "LastModifiedOn"},
+        )
         catalog = tapkit.select(tapkit.discover(config), [STAMPED])
         first = tapkit.run_tap(config, catalog=catalog)
         assert first.returncode == 0, first.stderr[-3000:]
@@ -283,8 +315,7 @@ def test_snapshot_end_follows_the_server_clock_not_ours(family: str) -> None:
         time.sleep(1.2)  # the run's end comes from the Date header (whole seconds)
         second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
         assert second.returncode == 0, second.stderr[-3000:]
-        want = {(k["OrderType"], k["OrderNbr"])
-                for k in changed["updated"] + changed["inserted"]}
+        want = {(k["OrderType"], k["OrderNbr"]) for k in changed["updated"] + changed["inserted"]}
         got = {(r["OrderType"], r["OrderNbr"]) for r in second.records.get(STAMPED, [])}
         assert got == want
 
@@ -293,8 +324,7 @@ def test_snapshot_end_follows_the_server_clock_not_ours(family: str) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_forbidden_inquiry_explains_expose_via_odata(sim: SimulatorProcess,
-                                                     family: str) -> None:
+def test_forbidden_inquiry_explains_expose_via_odata(sim: SimulatorProcess, family: str) -> None:
     config = config_for(sim, family, inquiries=["Customer Contacts"])
     catalog = tapkit.select(tapkit.discover(config), ["Customer Contacts"])
     sim.control.faults(odata_forbidden=["Customer Contacts"])
@@ -315,9 +345,14 @@ def test_forbidden_inquiry_explains_expose_via_odata(sim: SimulatorProcess,
 @pytest.mark.parametrize("family", FAMILIES)
 def test_bearer_token_auth(sim: SimulatorProcess, family: str) -> None:
     client = sim.oauth_client
-    config = config_for(sim, family, auth_scheme="OAuthPassword", inquiries=["Customer Contacts"],
-                        oauth_client_id=client["client_id"],
-                        oauth_client_secret=client["client_secret"])
+    config = config_for(
+        sim,
+        family,
+        auth_scheme="OAuthPassword",
+        inquiries=["Customer Contacts"],
+        oauth_client_id=client["client_id"],
+        oauth_client_secret=client["client_secret"],
+    )
     catalog = tapkit.select(tapkit.discover(config), ["Customer Contacts"])
     run = tapkit.run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr[-3000:]

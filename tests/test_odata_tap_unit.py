@@ -44,8 +44,9 @@ V3_METADATA = b"""<?xml version="1.0" encoding="utf-8"?>
 
 
 def test_real_v4_fragment() -> None:
-    specs = parse_metadata((FIXTURES / "odata-gi-metadata-FRAGMENT-acumatica-docs-v4.xml")
-                           .read_bytes())
+    specs = parse_metadata(
+        (FIXTURES / "odata-gi-metadata-FRAGMENT-acumatica-docs-v4.xml").read_bytes()
+    )
     lead = specs["BI-LeadConversion"]
     assert lead.type_name == "BILeadConversion"
     assert lead.keys[:3] == ["LeadID", "OpportunityID", "BusinessAccount"]
@@ -70,13 +71,17 @@ def test_v3_metadata_with_service_operation() -> None:
 
 
 def test_bodies_of_both_versions() -> None:
-    v3 = decode_json((FIXTURES / "odata-gi-response-ItemAvailabilityData_WithParameters-"
-                      "acumatica-docs.json").read_bytes())
+    v3 = decode_json(
+        (
+            FIXTURES / "odata-gi-response-ItemAvailabilityData_WithParameters-acumatica-docs.json"
+        ).read_bytes()
+    )
     rows, link = _rows_of(v3)
     assert link is None
     assert rows[0]["InventoryID"] == "AALEGO500 "
-    v4 = decode_json(json.dumps({"@odata.context": "x", "value": [{"A": 1}],
-                                 "@odata.nextLink": "next"}).encode())
+    v4 = decode_json(
+        json.dumps({"@odata.context": "x", "value": [{"A": 1}], "@odata.nextLink": "next"}).encode()
+    )
     assert _rows_of(v4) == ([{"A": 1}], "next")
     assert _rows_of({"d": {"results": [{"A": 2}]}}) == ([{"A": 2}], None)
     with pytest.raises(Exception, match="'value' array"):
@@ -87,9 +92,15 @@ def test_values_by_schema() -> None:
     schema = parse_metadata(V3_METADATA)["Item Availability Data"].json_schema()
     schema["properties"]["Big"] = {"type": ["integer", "null"]}
     transform = compile_record(schema)
-    record = transform({"InventoryID": "AALEGO500 ", "QtyOnHand": "1999.000000",
-                        "LastCount": "2022-07-13T10:00:00.12", "Big": "9007199254740993",
-                        "odata.etag": "W/x"})
+    record = transform(
+        {
+            "InventoryID": "AALEGO500 ",
+            "QtyOnHand": "1999.000000",
+            "LastCount": "2022-07-13T10:00:00.12",
+            "Big": "9007199254740993",
+            "odata.etag": "W/x",
+        }
+    )
     assert record == {
         "InventoryID": "AALEGO500 ",  # CHAR padding kept
         "QtyOnHand": decimal.Decimal("1999.000000"),

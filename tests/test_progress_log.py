@@ -33,9 +33,15 @@ SUMMARY = re.compile(
 def test_progress_and_summary_lines() -> None:
     sizes = {"Customer": 2000, "StockItem": 60}
     with SimulatorProcess(sizes=sizes, default_size=3, versions=[VERSION]) as sim:
-        config = {"url": sim.url, **sim.credentials, "endpoint_version": VERSION,
-                  "entities": list(sizes), "settle_seconds": 0, "page_size": 100,
-                  "progress_interval_seconds": 1}
+        config = {
+            "url": sim.url,
+            **sim.credentials,
+            "endpoint_version": VERSION,
+            "entities": list(sizes),
+            "settle_seconds": 0,
+            "page_size": 100,
+            "progress_interval_seconds": 1,
+        }
         catalog = tapkit.select(tapkit.discover(config), list(sizes))
         # ~25 requests of >= 150 ms: the stream lasts well over two progress intervals
         # however fast the machine.
@@ -68,10 +74,15 @@ def test_progress_and_summary_lines() -> None:
 def test_no_progress_lines_for_a_short_stream() -> None:
     """The default interval (30 s) keeps short runs quiet: just the summary."""
     with SimulatorProcess(sizes={"Customer": 300}, default_size=3, versions=[VERSION]) as sim:
-        config = {"url": sim.url, **sim.credentials, "endpoint_version": VERSION,
-                  "entities": ["Customer"], "settle_seconds": 0, "page_size": 50}
-        run = tapkit.run_tap(config, catalog=tapkit.select(tapkit.discover(config),
-                                                          ["Customer"]))
+        config = {
+            "url": sim.url,
+            **sim.credentials,
+            "endpoint_version": VERSION,
+            "entities": ["Customer"],
+            "settle_seconds": 0,
+            "page_size": 50,
+        }
+        run = tapkit.run_tap(config, catalog=tapkit.select(tapkit.discover(config), ["Customer"]))
     assert run.returncode == 0, run.stderr[-3000:]
     assert not [line for line in run.stderr.splitlines() if PROGRESS.search(line)]
     assert len([line for line in run.stderr.splitlines() if SUMMARY.search(line)]) == 1

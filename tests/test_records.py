@@ -25,8 +25,9 @@ ENTITIES = ["Customer", "SalesOrder"]
 
 @pytest.fixture(scope="module")
 def sim():
-    with SimulatorProcess(sizes={"SalesOrder": 120, "Customer": 150}, default_size=5,
-                          versions=VERSIONS) as simulator:
+    with SimulatorProcess(
+        sizes={"SalesOrder": 120, "Customer": 150}, default_size=5, versions=VERSIONS
+    ) as simulator:
         yield simulator
 
 
@@ -34,16 +35,25 @@ def sim():
 def api(sim: SimulatorProcess):
     session = requests.Session()
     creds = sim.credentials
-    session.post(sim.url + "entity/auth/login", json={
-        "name": creds["username"], "password": creds["password"], "company": creds["company"],
-    }, timeout=30).raise_for_status()
+    session.post(
+        sim.url + "entity/auth/login",
+        json={
+            "name": creds["username"],
+            "password": creds["password"],
+            "company": creds["company"],
+        },
+        timeout=30,
+    ).raise_for_status()
     yield session
     session.post(sim.url + "entity/auth/logout", timeout=30)
 
 
 def schemas(sim: SimulatorProcess, version: str) -> dict[str, dict]:
-    catalog = tapkit.discover(tapkit.rest_config(sim, endpoint_version=version, entities=ENTITIES,
-                                         discover_custom_fields=True))
+    catalog = tapkit.discover(
+        tapkit.rest_config(
+            sim, endpoint_version=version, entities=ENTITIES, discover_custom_fields=True
+        )
+    )
     return {entry["tap_stream_id"]: entry["schema"] for entry in catalog["streams"]}
 
 
@@ -59,29 +69,46 @@ def test_typed_decoding_equals_generic_for_every_shape(sim, api, version) -> Non
     for entity, schema in schemas(sim, version).items():
         props = schema["properties"]
         customs = [".".join(src) for name in props if (src := custom_source(name))]
-        nested = [n for n, p in props.items()
-                  if n not in ("files",) and "properties" in (p.get("items") or p)]
+        nested = [
+            n
+            for n, p in props.items()
+            if n not in ("files",) and "properties" in (p.get("items") or p)
+        ]
         params = {"$custom": ",".join(customs[:1])} if customs else {}
         if nested:
             params["$expand"] = ",".join(nested)
-        body = api.get(f"{sim.url}entity/Default/{version}/{entity}", params=params,
-                       timeout=60).content
+        body = api.get(
+            f"{sim.url}entity/Default/{version}/{entity}", params=params, timeout=60
+        ).content
         typed, generic, decoder = both_ways(schema, body)
         assert decoder.fallbacks == 0, (version, entity)
         assert typed == generic, (version, entity)
         assert len(typed) > 0
         # Decimals stay exact, dates come out normalised, details as typed arrays.
         assert any(isinstance(v, list) for r in typed for v in r.values()) == bool(
-            [n for n in nested if props[n].get("type") == "array"
-             or "array" in props[n].get("type", [])])
+            [
+                n
+                for n in nested
+                if props[n].get("type") == "array" or "array" in props[n].get("type", [])
+            ]
+        )
 
 
 def test_a_record_of_another_shape_is_decoded_the_generic_way(sim, api) -> None:
     schema = schemas(sim, "24.200.001")["Customer"]
-    rows = json.loads(api.get(f"{sim.url}entity/Default/24.200.001/Customer",
-                              params={"$top": 5}, timeout=60).content)
-    field = next(k for k, v in rows[2].items() if isinstance(v, dict) and "value" in v
-                 and k in schema["properties"] and k not in SYSTEM_KEYS)
+    rows = json.loads(
+        api.get(
+            f"{sim.url}entity/Default/24.200.001/Customer", params={"$top": 5}, timeout=60
+        ).content
+    )
+    field = next(
+        k
+        for k, v in rows[2].items()
+        if isinstance(v, dict)
+        and "value" in v
+        and k in schema["properties"]
+        and k not in SYSTEM_KEYS
+    )
     rows[2][field] = "bare"  # not wrapped: msgspec's declared shape refuses it
     typed, generic, decoder = both_ways(schema, json.dumps(rows).encode())
     assert decoder.fallbacks == 1
@@ -99,5 +126,8 @@ def test_non_list_json_is_returned_and_broken_json_raises(sim) -> None:
     assert not isinstance(caught.value, msgspec.ValidationError)
     # Absent stays absent; {} and null become null.
     body = b'[{"id": "a"}, {"id": "b", "Name": {}}, {"id": "c", "Name": null}]'
-    assert decoder.decode(body) == [{"id": "a"}, {"id": "b", "Name": None},
-                                    {"id": "c", "Name": None}]
+    assert decoder.decode(body) == [
+        {"id": "a"},
+        {"id": "b", "Name": None},
+        {"id": "c", "Name": None},
+    ]

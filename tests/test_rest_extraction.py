@@ -41,8 +41,9 @@ def truth(sim: SimulatorProcess, entity: str, expand: str = "") -> list[dict]:
         return json.loads(response.read(), parse_float=decimal.Decimal)
 
 
-def expected_records(sim: SimulatorProcess, entity: str, schema: dict,
-                     expand: str = "") -> dict[str, dict]:
+def expected_records(
+    sim: SimulatorProcess, entity: str, schema: dict, expand: str = ""
+) -> dict[str, dict]:
     dates = tapkit.date_fields_of(schema)
     out = {}
     for raw in truth(sim, entity, expand):
@@ -80,8 +81,9 @@ def test_discovery_counts_every_bundled_swagger(sim: SimulatorProcess, version: 
     assert streams["Customer"]["replication_key"] == "LastModifiedDateTime"
     details = sales_order["schema"]["properties"]["Details"]
     assert details["type"] == ["array", "null"]
-    detail_md = next(m for m in sales_order["metadata"] if m["breadcrumb"] == ["properties",
-                                                                              "Details"])
+    detail_md = next(
+        m for m in sales_order["metadata"] if m["breadcrumb"] == ["properties", "Details"]
+    )
     assert detail_md["metadata"].get("selected-by-default") is False
 
 
@@ -100,8 +102,7 @@ def test_values_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None
     assert sim.control.counters()["logins"] - logins_before == 1  # one login for 3 streams
 
 
-def test_sync_with_catalog_does_not_download_swagger(sim: SimulatorProcess,
-                                                     catalog: dict) -> None:
+def test_sync_with_catalog_does_not_download_swagger(sim: SimulatorProcess, catalog: dict) -> None:
     before = sim.control.counters()["requests_by_kind"].get("swagger", 0)
     run = tapkit.run_tap(config_for(sim), catalog=tapkit.select(catalog, ["StockItem"]))
     assert run.returncode == 0, run.stderr[-2000:]
@@ -150,13 +151,15 @@ def test_settle_seconds_leaves_very_recent_changes_for_the_next_run() -> None:
         second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
         assert second.returncode == 0
         assert second.count("Customer") == 0
-        third = tapkit.run_tap(config_for(sim, entities=["Customer"]), catalog=catalog,
-                               state=second.last_state)
+        third = tapkit.run_tap(
+            config_for(sim, entities=["Customer"]), catalog=catalog, state=second.last_state
+        )
         assert third.count("Customer") == 2
 
 
-def latest_versions_all_emitted(sim: SimulatorProcess, runs: list[tapkit.TapRun],
-                                entity: str) -> tuple[int, int]:
+def latest_versions_all_emitted(
+    sim: SimulatorProcess, runs: list[tapkit.TapRun], entity: str
+) -> tuple[int, int]:
     """(records whose latest version was never emitted, records in truth)."""
     schema = next(r.schemas[entity] for r in runs if entity in r.schemas)
     expected = expected_records(sim, entity, schema)
@@ -174,8 +177,9 @@ def test_live_mutation_between_pages_loses_nothing() -> None:
     # 6000 rows: the simulator puts >1000 rows on one stamp (a bulk import), so this also
     # exercises the window that must be paged.
     with customers(6000, page_size=500) as (sim, config, catalog):
-        sim.control.faults(live_mutation={"entity": "Customer", "every": 1, "update": 5,
-                                          "insert": 2})
+        sim.control.faults(
+            live_mutation={"entity": "Customer", "every": 1, "update": 5, "insert": 2}
+        )
         first = tapkit.run_tap(config, catalog=catalog)
         assert first.returncode == 0, first.stderr[-3000:]
         mutations = sim.control.counters()["faults_injected"].get("live_mutation", 0)
@@ -197,8 +201,9 @@ def test_kill_and_resume_from_last_state_loses_nothing() -> None:
         state = None
         finished = False
         for attempt in range(40):
-            run = tapkit.run_until(config, catalog=catalog, state=state,
-                                   stop_after_states=3 + attempt % 4)
+            run = tapkit.run_until(
+                config, catalog=catalog, state=state, stop_after_states=3 + attempt % 4
+            )
             runs.append(run)
             state = run.last_state or state
             if attempt % 3 == 0:
@@ -259,8 +264,7 @@ def test_endpoint_version_default_falls_back_to_highest_served() -> None:
         run = tapkit.run_tap(config, extra=["--discover"])
         assert run.returncode == 0, run.stderr[-2000:]
         assert "using the highest version it serves: Default/24.200.001" in run.stderr
-        bad = tapkit.run_tap(config_for(sim, endpoint_version="17.200.001"),
-                             extra=["--discover"])
+        bad = tapkit.run_tap(config_for(sim, endpoint_version="17.200.001"), extra=["--discover"])
         assert bad.returncode == 1
         assert "not served by this instance" in bad.stderr
         assert "20.200.001, 24.200.001" in bad.stderr
@@ -274,8 +278,10 @@ def test_naive_skip_paging_loses_rows_under_live_mutation() -> None:
 
     with SimulatorProcess(sizes={"Customer": 3000}, default_size=5) as sim:
         session = requests.Session()
-        session.post(f"{sim.url}entity/auth/login", json={
-            "name": sim.credentials["username"], "password": sim.credentials["password"]})
+        session.post(
+            f"{sim.url}entity/auth/login",
+            json={"name": sim.credentials["username"], "password": sim.credentials["password"]},
+        )
         since = "LastModifiedDateTime gt datetimeoffset'2000-01-01T00:00:00+00:00'"
         cutoff = sim.control.clock()["now"]
         window = f"{since} and LastModifiedDateTime le datetimeoffset'{cutoff}'"
@@ -283,9 +289,15 @@ def test_naive_skip_paging_loses_rows_under_live_mutation() -> None:
         seen: set[str] = set()
         skip = 0
         while True:
-            page = session.get(f"{sim.url}entity/Default/{VERSION}/Customer", params={
-                "$filter": window, "$top": 250, "$skip": skip,
-                "$select": "LastModifiedDateTime"}).json()
+            page = session.get(
+                f"{sim.url}entity/Default/{VERSION}/Customer",
+                params={
+                    "$filter": window,
+                    "$top": 250,
+                    "$skip": skip,
+                    "$select": "LastModifiedDateTime",
+                },
+            ).json()
             seen.update(r["id"] for r in page)
             if len(page) < 250:
                 break

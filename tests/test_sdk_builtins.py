@@ -26,8 +26,13 @@ def sim():
 
 @pytest.fixture(scope="module")
 def config(sim: SimulatorProcess) -> dict:
-    return {"url": sim.url, **sim.credentials, "endpoint_version": VERSION,
-            "entities": list(SIZES), "settle_seconds": 0}
+    return {
+        "url": sim.url,
+        **sim.credentials,
+        "endpoint_version": VERSION,
+        "entities": list(SIZES),
+        "settle_seconds": 0,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +45,18 @@ def by_id(records: list[dict]) -> dict[str, dict]:
 
 
 def test_stream_maps_drop_and_hash(sim: SimulatorProcess, config: dict, catalog: dict) -> None:
-    run = tapkit.run_tap({**config, "stream_maps": {
-        "Customer": {
-            "CustomerClass": "__NULL__",  # drop a field
-            "Email": "md5(Email) if Email else None",  # hash a PII field
+    run = tapkit.run_tap(
+        {
+            **config,
+            "stream_maps": {
+                "Customer": {
+                    "CustomerClass": "__NULL__",  # drop a field
+                    "Email": "md5(Email) if Email else None",  # hash a PII field
+                },
+            },
         },
-    }}, catalog=tapkit.select(catalog, ["Customer"]))
+        catalog=tapkit.select(catalog, ["Customer"]),
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "CustomerClass" not in run.schemas["Customer"]["properties"]
     assert "Email" in run.schemas["Customer"]["properties"]
@@ -66,8 +77,9 @@ def test_stream_maps_drop_and_hash(sim: SimulatorProcess, config: dict, catalog:
 
 def test_flattening(sim: SimulatorProcess, config: dict, catalog: dict) -> None:
     selected = tapkit.select(catalog, ["Customer"], {"Customer": ["MainContact"]})
-    run = tapkit.run_tap({**config, "flattening_enabled": True, "flattening_max_depth": 1},
-                         catalog=selected)
+    run = tapkit.run_tap(
+        {**config, "flattening_enabled": True, "flattening_max_depth": 1}, catalog=selected
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     properties = run.schemas["Customer"]["properties"]
     assert "MainContact" not in properties
@@ -80,16 +92,24 @@ def test_flattening(sim: SimulatorProcess, config: dict, catalog: dict) -> None:
         assert record.get("MainContact__id") == contact.get("id")
 
 
-def test_batch_jsonl_gz(sim: SimulatorProcess, config: dict, catalog: dict,
-                        tmp_path: Path) -> None:
-    run = tapkit.run_tap({**config, "batch_config": {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"file://{tmp_path}", "prefix": "acumatica-"},
-    }}, catalog=tapkit.select(catalog, list(SIZES)))
+def test_batch_jsonl_gz(sim: SimulatorProcess, config: dict, catalog: dict, tmp_path: Path) -> None:
+    run = tapkit.run_tap(
+        {
+            **config,
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "storage": {"root": f"file://{tmp_path}", "prefix": "acumatica-"},
+            },
+        },
+        catalog=tapkit.select(catalog, list(SIZES)),
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert not run.records, "BATCH mode sends no RECORD messages"
-    batches = [json.loads(line) for line in run.stdout.splitlines()
-               if line.strip() and json.loads(line).get("type") == "BATCH"]
+    batches = [
+        json.loads(line)
+        for line in run.stdout.splitlines()
+        if line.strip() and json.loads(line).get("type") == "BATCH"
+    ]
     assert {b["stream"] for b in batches} == set(SIZES)
     loaded: dict[str, list[dict]] = {}
     for batch in batches:
@@ -101,7 +121,8 @@ def test_batch_jsonl_gz(sim: SimulatorProcess, config: dict, catalog: dict,
             assert path.name.endswith((".json.gz", ".jsonl.gz")), path
             with gzip.open(path, "rt") as handle:
                 loaded.setdefault(batch["stream"], []).extend(
-                    json.loads(line) for line in handle if line.strip())
+                    json.loads(line) for line in handle if line.strip()
+                )
     for entity, size in SIZES.items():
         assert len(loaded[entity]) == size, entity
         assert set(by_id(loaded[entity])) == {r["id"] for r in sim.control.truth(entity)}

@@ -30,8 +30,12 @@ def sim(process):
 
 def login(sim, session=None, **overrides):
     session = session or requests.Session()
-    body = {"name": "admin", "password": sim.credentials["password"], "tenant": "Company",
-            **overrides}
+    body = {
+        "name": "admin",
+        "password": sim.credentials["password"],
+        "tenant": "Company",
+        **overrides,
+    }
     return session, session.post(sim.url + "entity/auth/login", json=body)
 
 
@@ -58,9 +62,10 @@ def test_login_sets_acumatica_cookies_and_data_calls_work(sim):
 
 def test_form_login_and_company_instead_of_tenant(sim):
     session = requests.Session()
-    resp = session.post(sim.url + "entity/auth/login",
-                        data={"name": "admin", "password": sim.credentials["password"],
-                              "company": "company"})
+    resp = session.post(
+        sim.url + "entity/auth/login",
+        data={"name": "admin", "password": sim.credentials["password"], "company": "company"},
+    )
     assert resp.status_code == 204
     assert session.get(sim.url + CUSTOMERS).status_code == 200
 
@@ -75,8 +80,9 @@ def test_tenant_and_company_together_is_invalid(sim):
 def test_bad_credentials_answer_the_real_500_body(sim):
     _s, resp = login(sim, password="wrong")
     assert resp.status_code == 500
-    real = json.loads((FIXTURES / "sample-error-500-login-invalid-credentials-jetbuilt.json")
-                      .read_text())
+    real = json.loads(
+        (FIXTURES / "sample-error-500-login-invalid-credentials-jetbuilt.json").read_text()
+    )
     assert resp.json() == real
     assert sim.control.counters()["login_failures"] == 1
 
@@ -157,8 +163,14 @@ def token(sim, **form):
 
 def password_grant(sim, scope="api offline_access"):
     client = sim.oauth_client
-    return token(sim, grant_type="password", username="admin",
-                 password=sim.credentials["password"], scope=scope, **client)
+    return token(
+        sim,
+        grant_type="password",
+        username="admin",
+        password=sim.credentials["password"],
+        scope=scope,
+        **client,
+    )
 
 
 def test_password_grant_issues_a_bearer_token(sim):
@@ -178,16 +190,15 @@ def test_password_grant_issues_a_bearer_token(sim):
 def test_refresh_tokens_rotate_and_the_old_one_dies(sim):
     first = password_grant(sim).json()
     client = sim.oauth_client
-    second = token(sim, grant_type="refresh_token", refresh_token=first["refresh_token"],
-                   **client)
+    second = token(sim, grant_type="refresh_token", refresh_token=first["refresh_token"], **client)
     assert second.status_code == 200
     assert second.json()["refresh_token"] != first["refresh_token"]
-    again = token(sim, grant_type="refresh_token", refresh_token=first["refresh_token"],
-                  **client)
+    again = token(sim, grant_type="refresh_token", refresh_token=first["refresh_token"], **client)
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
-    third = token(sim, grant_type="refresh_token", refresh_token=second.json()["refresh_token"],
-                  **client)
+    third = token(
+        sim, grant_type="refresh_token", refresh_token=second.json()["refresh_token"], **client
+    )
     assert third.status_code == 200
     assert sim.control.counters()["tokens_issued"]["refresh_token"] == 2
 
@@ -196,43 +207,71 @@ def test_refresh_without_rotation_keeps_the_token(sim):
     sim.control.reset(rotate_refresh_tokens=False)
     first = password_grant(sim).json()
     for _ in range(2):
-        resp = token(sim, grant_type="refresh_token", refresh_token=first["refresh_token"],
-                     **sim.oauth_client)
+        resp = token(
+            sim,
+            grant_type="refresh_token",
+            refresh_token=first["refresh_token"],
+            **sim.oauth_client,
+        )
         assert resp.json()["refresh_token"] == first["refresh_token"]
 
 
 def test_authorization_code_flow(sim):
     client = sim.oauth_client
     redirect = "http://127.0.0.1:8765/callback"
-    resp = requests.get(sim.url + "identity/connect/authorize", allow_redirects=False, params={
-        "response_type": "code", "client_id": client["client_id"], "redirect_uri": redirect,
-        "scope": "api offline_access", "state": "xyz"})
+    resp = requests.get(
+        sim.url + "identity/connect/authorize",
+        allow_redirects=False,
+        params={
+            "response_type": "code",
+            "client_id": client["client_id"],
+            "redirect_uri": redirect,
+            "scope": "api offline_access",
+            "state": "xyz",
+        },
+    )
     assert resp.status_code == 302
     location = urlsplit(resp.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == redirect
     query = parse_qs(location.query)
     assert query["state"] == ["xyz"]
     code = query["code"][0]
-    wrong = token(sim, grant_type="authorization_code", code=code,
-                  redirect_uri="http://elsewhere/", **client)
+    wrong = token(
+        sim, grant_type="authorization_code", code=code, redirect_uri="http://elsewhere/", **client
+    )
     assert wrong.json()["error"] == "invalid_grant"  # and the code is now spent
-    resp = requests.get(sim.url + "identity/connect/authorize", allow_redirects=False, params={
-        "response_type": "code", "client_id": client["client_id"], "redirect_uri": redirect,
-        "scope": "api offline_access", "state": "s2"})
+    resp = requests.get(
+        sim.url + "identity/connect/authorize",
+        allow_redirects=False,
+        params={
+            "response_type": "code",
+            "client_id": client["client_id"],
+            "redirect_uri": redirect,
+            "scope": "api offline_access",
+            "state": "s2",
+        },
+    )
     code = parse_qs(urlsplit(resp.headers["Location"]).query)["code"][0]
     ok = token(sim, grant_type="authorization_code", code=code, redirect_uri=redirect, **client)
     assert ok.status_code == 200
     assert ok.json()["refresh_token"]
-    reused = token(sim, grant_type="authorization_code", code=code, redirect_uri=redirect,
-                   **client)
+    reused = token(sim, grant_type="authorization_code", code=code, redirect_uri=redirect, **client)
     assert reused.json()["error"] == "invalid_grant"
 
 
 def test_implicit_flow_returns_the_token_in_the_fragment(sim):
     client = sim.oauth_client
-    resp = requests.get(sim.url + "identity/connect/authorize", allow_redirects=False, params={
-        "response_type": "token", "client_id": client["client_id"],
-        "redirect_uri": "http://127.0.0.1:9/cb", "scope": "api", "state": "st"})
+    resp = requests.get(
+        sim.url + "identity/connect/authorize",
+        allow_redirects=False,
+        params={
+            "response_type": "token",
+            "client_id": client["client_id"],
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "scope": "api",
+            "state": "st",
+        },
+    )
     assert resp.status_code == 302
     fragment = parse_qs(urlsplit(resp.headers["Location"]).fragment)
     assert fragment["token_type"] == ["Bearer"]
@@ -245,17 +284,27 @@ def test_implicit_flow_returns_the_token_in_the_fragment(sim):
 
 
 def test_authorize_with_unknown_client_is_400(sim):
-    resp = requests.get(sim.url + "identity/connect/authorize", allow_redirects=False, params={
-        "response_type": "code", "client_id": "nobody@Company", "redirect_uri": "http://x/"})
+    resp = requests.get(
+        sim.url + "identity/connect/authorize",
+        allow_redirects=False,
+        params={
+            "response_type": "code",
+            "client_id": "nobody@Company",
+            "redirect_uri": "http://x/",
+        },
+    )
     assert resp.status_code == 400
 
 
-@pytest.mark.parametrize(("form", "error"), [
-    ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
-    ({"grant_type": "password", "username": "admin", "password": "bad"}, "invalid_grant"),
-    ({"grant_type": "refresh_token", "refresh_token": "nope"}, "invalid_grant"),
-    ({"grant_type": "password"}, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
+        ({"grant_type": "password", "username": "admin", "password": "bad"}, "invalid_grant"),
+        ({"grant_type": "refresh_token", "refresh_token": "nope"}, "invalid_grant"),
+        ({"grant_type": "password"}, "invalid_request"),
+    ],
+)
 def test_token_errors_are_oauth_json(sim, form, error):
     resp = token(sim, **form, **sim.oauth_client)
     assert resp.status_code == 400
@@ -263,19 +312,30 @@ def test_token_errors_are_oauth_json(sim, form, error):
 
 
 def test_invalid_client(sim):
-    resp = token(sim, grant_type="password", username="admin",
-                 password=sim.credentials["password"],
-                 client_id=sim.oauth_client["client_id"], client_secret="wrong")
+    resp = token(
+        sim,
+        grant_type="password",
+        username="admin",
+        password=sim.credentials["password"],
+        client_id=sim.oauth_client["client_id"],
+        client_secret="wrong",
+    )
     assert resp.status_code == 400
     assert resp.json() == {"error": "invalid_client"}
 
 
 def test_client_secret_basic_is_accepted(sim):
     client = sim.oauth_client
-    resp = requests.post(sim.url + "identity/connect/token",
-                         auth=(client["client_id"], client["client_secret"]),
-                         data={"grant_type": "password", "username": "admin",
-                               "password": sim.credentials["password"], "scope": "api"})
+    resp = requests.post(
+        sim.url + "identity/connect/token",
+        auth=(client["client_id"], client["client_secret"]),
+        data={
+            "grant_type": "password",
+            "username": "admin",
+            "password": sim.credentials["password"],
+            "scope": "api",
+        },
+    )
     assert resp.status_code == 200
 
 
@@ -288,8 +348,10 @@ def test_expired_or_unknown_token_is_401(sim):
     resp = requests.get(sim.url + CUSTOMERS, headers=headers)
     assert resp.status_code == 401
     assert "Bearer" in resp.headers["WWW-Authenticate"]
-    assert requests.get(sim.url + CUSTOMERS,
-                        headers={"Authorization": "Bearer junk"}).status_code == 401
+    assert (
+        requests.get(sim.url + CUSTOMERS, headers={"Authorization": "Bearer junk"}).status_code
+        == 401
+    )
 
 
 def test_bearer_logout_ends_the_token_session(sim):

@@ -17,8 +17,9 @@ SALES_ORDERS = "entity/Default/20.200.001/SalesOrder"
 
 @pytest.fixture(scope="module")
 def process():
-    with SimulatorProcess(sizes={"Customer": 500, "SalesOrder": 100},
-                          versions=["20.200.001"]) as sim:
+    with SimulatorProcess(
+        sizes={"Customer": 500, "SalesOrder": 100}, versions=["20.200.001"]
+    ) as sim:
         yield sim
 
 
@@ -32,8 +33,10 @@ def sim(process):
 @pytest.fixture
 def api(sim):
     session = requests.Session()
-    resp = session.post(sim.url + "entity/auth/login",
-                        json={"name": "admin", "password": sim.credentials["password"]})
+    resp = session.post(
+        sim.url + "entity/auth/login",
+        json={"name": "admin", "password": sim.credentials["password"]},
+    )
     assert resp.status_code == 204
     return session
 
@@ -53,14 +56,22 @@ def test_429_with_and_without_retry_after(sim, api):
 def test_faults_spare_login_and_control_unless_asked(sim):
     sim.control.faults(rate_429=1.0, rate_5xx=1.0, drop_rate=1.0)
     session = requests.Session()
-    assert session.post(sim.url + "entity/auth/login",
-                        json={"name": "admin",
-                              "password": sim.credentials["password"]}).status_code == 204
+    assert (
+        session.post(
+            sim.url + "entity/auth/login",
+            json={"name": "admin", "password": sim.credentials["password"]},
+        ).status_code
+        == 204
+    )
     assert sim.control.counters()["requests_by_kind"]["login"] == 1
     sim.control.faults(rate_429=1.0, only_kinds=["login"])
-    assert session.post(sim.url + "entity/auth/login",
-                        json={"name": "admin",
-                              "password": sim.credentials["password"]}).status_code == 429
+    assert (
+        session.post(
+            sim.url + "entity/auth/login",
+            json={"name": "admin", "password": sim.credentials["password"]},
+        ).status_code
+        == 429
+    )
     assert session.get(sim.url + CUSTOMERS).status_code == 200
 
 
@@ -84,6 +95,7 @@ def test_fault_rates_are_seeded_and_partial(sim, api):
     def statuses():
         sim.control.faults(rate_429=0.3, fault_seed=42)
         return [api.get(sim.url + CUSTOMERS, params={"$top": 1}).status_code for _ in range(40)]
+
     first, second = statuses(), statuses()
     assert first == second
     assert 2 < first.count(429) < 25
@@ -109,9 +121,13 @@ def test_expire_sessions_is_one_shot(sim, api):
     assert api.get(sim.url + CUSTOMERS, params={"$top": 1}).status_code == 200
     sim.control.faults(expire_sessions=True)
     assert api.get(sim.url + CUSTOMERS).status_code == 401
-    assert api.post(sim.url + "entity/auth/login",
-                    json={"name": "admin",
-                          "password": sim.credentials["password"]}).status_code == 204
+    assert (
+        api.post(
+            sim.url + "entity/auth/login",
+            json={"name": "admin", "password": sim.credentials["password"]},
+        ).status_code
+        == 204
+    )
     assert api.get(sim.url + CUSTOMERS, params={"$top": 1}).status_code == 200
 
 
@@ -120,10 +136,10 @@ def test_optimization_failure_on_lists_only(sim, api):
     resp = api.get(sim.url + SALES_ORDERS, params={"$expand": "Details"})
     assert resp.status_code == 500
     body = resp.json()
-    assert body["exceptionType"] == ("PX.Api.ContractBased.OptimizedExport."
-                                     "CannotOptimizeException")
+    assert body["exceptionType"] == ("PX.Api.ContractBased.OptimizedExport.CannotOptimizeException")
     assert body["exceptionMessage"].startswith(
-        "Optimization cannot be performed. The following fields cause the error:\r\nDetails.")
+        "Optimization cannot be performed. The following fields cause the error:\r\nDetails."
+    )
     assert api.get(sim.url + SALES_ORDERS).status_code == 200
     first = api.get(sim.url + SALES_ORDERS, params={"$top": 1}).json()[0]
     one = api.get(sim.url + SALES_ORDERS + "/" + first["id"], params={"$expand": "Details"})
@@ -133,8 +149,7 @@ def test_optimization_failure_on_lists_only(sim, api):
 
 def test_live_mutation_changes_data_between_pages(sim, api):
     before = sim.control.truth("Customer")
-    sim.control.faults(live_mutation={"entity": "Customer", "every": 2, "update": 3,
-                                      "insert": 1})
+    sim.control.faults(live_mutation={"entity": "Customer", "every": 2, "update": 3, "insert": 1})
     api.get(sim.url + CUSTOMERS, params={"$top": 10})
     assert len(sim.control.truth("Customer")) == len(before)
     api.get(sim.url + CUSTOMERS, params={"$top": 10, "$skip": 10})
@@ -149,8 +164,16 @@ def test_max_in_flight_counts_concurrent_data_requests(sim, api):
     sim.control.faults(latency_ms=300)
     cookies = api.cookies.get_dict()
     with ThreadPoolExecutor(4) as pool:
-        codes = list(pool.map(lambda _: requests.get(sim.url + CUSTOMERS, cookies=cookies,
-                                                     params={"$top": 1}).status_code, range(4)))
+        codes = list(
+            pool.map(
+                lambda _: (
+                    requests.get(
+                        sim.url + CUSTOMERS, cookies=cookies, params={"$top": 1}
+                    ).status_code
+                ),
+                range(4),
+            )
+        )
     assert codes == [200] * 4
     counters = sim.control.counters()
     assert counters["max_in_flight"] >= 3
@@ -182,9 +205,16 @@ def test_odata_needs_basic_or_bearer(sim):
     assert requests.get(url, headers=basic("admin", "bad")).status_code == 401
     assert requests.get(url, headers=basic("admin", password)).status_code == 200
     assert requests.get(url, headers=basic("admin@Company", password)).status_code == 200
-    token = requests.post(sim.url + "identity/connect/token", data={
-        "grant_type": "password", "username": "admin", "password": password, "scope": "api",
-        **sim.oauth_client}).json()["access_token"]
+    token = requests.post(
+        sim.url + "identity/connect/token",
+        data={
+            "grant_type": "password",
+            "username": "admin",
+            "password": password,
+            "scope": "api",
+            **sim.oauth_client,
+        },
+    ).json()["access_token"]
     assert requests.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
     v3 = requests.get(sim.url + "odata/company/$metadata", headers=basic("admin", password))
     assert v3.status_code == 200
@@ -195,19 +225,22 @@ def test_odata_needs_basic_or_bearer(sim):
 
 def test_odata_requests_get_faults_too(sim):
     sim.control.faults(rate_5xx=1.0, status_5xx=503)
-    resp = requests.get(sim.url + "t/Company/api/odata/gi/",
-                        headers=basic("admin", sim.credentials["password"]))
+    resp = requests.get(
+        sim.url + "t/Company/api/odata/gi/", headers=basic("admin", sim.credentials["password"])
+    )
     assert resp.status_code == 503
 
 
 def test_odata_forbidden_via_faults(sim):
     password = sim.credentials["password"]
-    sets = requests.get(sim.url + "t/Company/api/odata/gi/",
-                        headers=basic("admin", password)).json()["value"]
+    sets = requests.get(
+        sim.url + "t/Company/api/odata/gi/", headers=basic("admin", password)
+    ).json()["value"]
     name = sets[0]["url"]
     sim.control.faults(odata_forbidden=[sets[0]["name"]])
-    resp = requests.get(sim.url + "t/Company/api/odata/gi/" + name,
-                        headers=basic("admin", password))
+    resp = requests.get(
+        sim.url + "t/Company/api/odata/gi/" + name, headers=basic("admin", password)
+    )
     assert resp.status_code == 403
 
 
@@ -217,8 +250,10 @@ def test_odata_forbidden_via_faults(sim):
 def test_a_million_rows_stay_small_and_fast():
     with SimulatorProcess(sizes={"Customer": 1_000_000}, versions=["20.200.001"]) as big:
         session = requests.Session()
-        session.post(big.url + "entity/auth/login",
-                     json={"name": "admin", "password": big.credentials["password"]})
+        session.post(
+            big.url + "entity/auth/login",
+            json={"name": "admin", "password": big.credentials["password"]},
+        )
         start = time.monotonic()
         first = session.get(big.url + CUSTOMERS, params={"$top": 1000})
         assert first.status_code == 200
@@ -226,9 +261,13 @@ def test_a_million_rows_stay_small_and_fast():
         last = session.get(big.url + CUSTOMERS, params={"$top": 1000, "$skip": 999_500}).json()
         assert len(last) == 500
         assert last[-1]["rowNumber"] == 500
-        window = session.get(big.url + CUSTOMERS, params={
-            "$filter": "LastModifiedDateTime gt datetimeoffset'2025-06-01T00:00:00Z' and "
-                       "LastModifiedDateTime le datetimeoffset'2025-06-01T06:00:00Z'"}).json()
+        window = session.get(
+            big.url + CUSTOMERS,
+            params={
+                "$filter": "LastModifiedDateTime gt datetimeoffset'2025-06-01T00:00:00Z' and "
+                "LastModifiedDateTime le datetimeoffset'2025-06-01T06:00:00Z'"
+            },
+        ).json()
         assert 100 < len(window) < 2000
         assert time.monotonic() - start < 20
         peak_mb = big.rss_peak_kb() / 1024
@@ -258,9 +297,17 @@ def test_issued_secrets_lists_every_cookie_value_and_token(sim, api):
     cookie = api.cookies[".ASPXAUTH"]
     session_id = api.cookies["ASP.NET_SessionId"]
     client = sim.oauth_client
-    token = requests.post(sim.url + "identity/connect/token", timeout=10, data={
-        "grant_type": "password", "username": "admin", "password": sim.credentials["password"],
-        "scope": "api offline_access", **client}).json()
+    token = requests.post(
+        sim.url + "identity/connect/token",
+        timeout=10,
+        data={
+            "grant_type": "password",
+            "username": "admin",
+            "password": sim.credentials["password"],
+            "scope": "api offline_access",
+            **client,
+        },
+    ).json()
     issued = sim.control.issued_secrets()
     for value in (cookie, session_id, token["access_token"], token["refresh_token"]):
         assert value in issued

@@ -61,10 +61,16 @@ def svc(clock, counters) -> ODataService:
 
 
 def get(svc: ODataService, family: str, subpath: str, headers=None, **query):
-    query = {("$" + k if not k.startswith("@") and k[0].islower() else k): str(v)
-             for k, v in query.items()}
+    query = {
+        ("$" + k if not k.startswith("@") and k[0].islower() else k): str(v)
+        for k, v in query.items()
+    }
     status, out_headers, body = svc.handle(
-        "GET", family, "Company", subpath, query,
+        "GET",
+        family,
+        "Company",
+        subpath,
+        query,
         {"Accept": "application/json"} if headers is None else headers,
         service_root=ROOTS[family],
     )
@@ -122,17 +128,30 @@ def test_metadata_v4_is_edmx4_like_the_real_fragment(svc, counters):
     assert schema is not None
     assert schema.get("Namespace") == "GenericInquiry"
     types = {t.get("Name"): t for t in schema.findall(f"{EDM4}EntityType")}
-    assert set(types) == {"CustomerContacts", "BISalesOrders", "SalesByCustomerPeriod",
-                          "ItemAvailabilityData"}
-    keys = {name: [r.get("Name") for r in t.findall(f"{EDM4}Key/{EDM4}PropertyRef")]
-            for name, t in types.items()}
+    assert set(types) == {
+        "CustomerContacts",
+        "BISalesOrders",
+        "SalesByCustomerPeriod",
+        "ItemAvailabilityData",
+    }
+    keys = {
+        name: [r.get("Name") for r in t.findall(f"{EDM4}Key/{EDM4}PropertyRef")]
+        for name, t in types.items()
+    }
     assert keys["BISalesOrders"] == ["OrderType", "OrderNbr"]
     assert keys["SalesByCustomerPeriod"] == []  # the key-less (grouped) inquiry
     assert keys["ItemAvailabilityData"] == ["InventoryID", "Warehouse", "Subitem"]
     props = {p.get("Name"): p.get("Type") for p in types["BISalesOrders"]}
     assert {props[n] for n in props if n} >= {
-        "Edm.String", "Edm.Int16", "Edm.Int64", "Edm.Decimal", "Edm.Double", "Edm.Boolean",
-        "Edm.Guid", "Edm.Date", "Edm.DateTimeOffset",
+        "Edm.String",
+        "Edm.Int16",
+        "Edm.Int64",
+        "Edm.Decimal",
+        "Edm.Double",
+        "Edm.Boolean",
+        "Edm.Guid",
+        "Edm.Date",
+        "Edm.DateTimeOffset",
     }
     assert props["LastModifiedOn"] == "Edm.DateTimeOffset"
     container = schema.find(f"{EDM4}EntityContainer")
@@ -145,14 +164,19 @@ def test_metadata_v4_is_edmx4_like_the_real_fragment(svc, counters):
     assert function is not None
     assert function.get("Name") == ITEMS
     assert [p.get("Name") for p in function.findall(f"{EDM4}Parameter")] == [
-        "Warehouse", "ItemClass"]
+        "Warehouse",
+        "ItemClass",
+    ]
     ret = function.find(f"{EDM4}ReturnType")
     assert ret is not None
     assert ret.get("Type") == "Collection(GenericInquiry.ItemAvailabilityData)"
     fimport = container.find(f"{EDM4}FunctionImport")
     assert fimport is not None
-    assert fimport.attrib == {"Name": "ItemAvailabilityData_WithParameters",
-                              "Function": f"GenericInquiry.{ITEMS}", "EntitySet": ITEMS}
+    assert fimport.attrib == {
+        "Name": "ItemAvailabilityData_WithParameters",
+        "Function": f"GenericInquiry.{ITEMS}",
+        "EntitySet": ITEMS,
+    }
 
 
 def test_metadata_v3_is_edmx1(svc):
@@ -168,8 +192,9 @@ def test_metadata_v3_is_edmx1(svc):
     schema = services.find(f"{EDM3}Schema")
     assert schema is not None
     assert schema.get("Namespace") == "GenericInquiry"
-    orders = next(t for t in schema.findall(f"{EDM3}EntityType")
-                  if t.get("Name") == "BISalesOrders")
+    orders = next(
+        t for t in schema.findall(f"{EDM3}EntityType") if t.get("Name") == "BISalesOrders"
+    )
     types = {p.get("Name"): p.get("Type") for p in orders.findall(f"{EDM3}Property")}
     assert types["LastModifiedOn"] == "Edm.DateTime"
     assert types["OrderDate"] == "Edm.DateTime"  # no Edm.Date in v3
@@ -181,7 +206,9 @@ def test_metadata_v3_is_edmx1(svc):
     assert fimport.get("EntitySet") == ITEMS
     assert fimport.get("ReturnType") == "Collection(GenericInquiry.ItemAvailabilityData)"
     assert [p.get("Name") for p in fimport.findall(f"{EDM3}Parameter")] == [
-        "Warehouse", "ItemClass"]
+        "Warehouse",
+        "ItemClass",
+    ]
 
 
 # --- values and formats -----------------------------------------------------------------------
@@ -194,8 +221,19 @@ def test_v4_values_and_context(svc):
     doc = json.loads(body)
     assert doc["@odata.context"].endswith("/$metadata#Customer%20Contacts")
     assert set(doc["value"][0]) == {
-        "CustomerID", "CustomerName", "CustomerClass", "Email", "Phone1", "City", "State",
-        "PostalCode", "AddressLine1", "AddressLine2", "ContactID", "AddressID"}
+        "CustomerID",
+        "CustomerName",
+        "CustomerClass",
+        "Email",
+        "Phone1",
+        "City",
+        "State",
+        "PostalCode",
+        "AddressLine1",
+        "AddressLine2",
+        "ContactID",
+        "AddressID",
+    }
     order = rows(svc, "v4", ORDERS, orderby="OrderNbr", top=1)[0]
     assert isinstance(order["OrderTotal"], float)  # a JSON number (scale kept in the text)
     assert isinstance(order["CuryInfoID"], int)
@@ -213,8 +251,13 @@ def test_v4_values_and_context(svc):
 
 def test_v4_ieee754compatible_writes_decimals_as_strings(svc):
     status, headers, body = get(
-        svc, "v4", ORDERS, {"Accept": "application/json;IEEE754Compatible=true"},
-        orderby="OrderNbr", top=1)
+        svc,
+        "v4",
+        ORDERS,
+        {"Accept": "application/json;IEEE754Compatible=true"},
+        orderby="OrderNbr",
+        top=1,
+    )
     assert status == 200
     assert "IEEE754Compatible=true" in headers["Content-Type"]
     row = json.loads(body)["value"][0]
@@ -309,16 +352,23 @@ def test_orderby_desc_and_nulls_first(svc):
 
 def test_filter_v4_bare_literals_and_v3_datetime(svc):
     truth = svc.truth(ORDERS)
-    stamps = sorted(datetime.fromisoformat(r["LastModifiedOn"].replace("Z", "+00:00"))
-                    for r in truth)
+    stamps = sorted(
+        datetime.fromisoformat(r["LastModifiedOn"].replace("Z", "+00:00")) for r in truth
+    )
     cut = stamps[len(stamps) // 2]
     expected = sum(1 for s in stamps if s > cut)
     lit4 = cut.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     got4 = rows(svc, "v4", ORDERS, filter=f"LastModifiedOn gt {lit4}", orderby="OrderNbr")
     assert len(got4) == expected
     lit3 = cut.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    got3 = rows(svc, "v3", ORDERS, filter=f"LastModifiedOn gt datetime'{lit3}'",
-                orderby="OrderNbr", format="json")
+    got3 = rows(
+        svc,
+        "v3",
+        ORDERS,
+        filter=f"LastModifiedOn gt datetime'{lit3}'",
+        orderby="OrderNbr",
+        format="json",
+    )
     assert len(got3) == expected
     date_hits = rows(svc, "v4", ORDERS, filter="OrderDate ge 2025-01-01")
     assert all(r["OrderDate"] >= "2025-01-01" for r in date_hits)
@@ -405,8 +455,9 @@ def test_unknown_set_404_forbidden_403(svc):
 
 
 def test_forbidden_from_constructor(clock, counters):
-    svc = ODataService(seed=1, sizes=None, counters=counters, clock=clock,
-                       forbidden=["ItemAvailabilityData"])
+    svc = ODataService(
+        seed=1, sizes=None, counters=counters, clock=clock, forbidden=["ItemAvailabilityData"]
+    )
     assert get(svc, "v4", quote(ITEMS))[0] == 403
     assert get(svc, "v4", "ItemAvailabilityData_WithParameters(Warehouse='MAIN')")[0] == 403
 
@@ -426,28 +477,33 @@ def test_parameterised_inquiry_v4(svc):
     assert {r["Warehouse"] for r in wholesale} == {"WHOLESALE "}
     encoded = rows(svc, "v4", "ItemAvailabilityData_WithParameters(Warehouse=%27WHOLESALE%27)")
     assert encoded == wholesale
-    both = rows(svc, "v4",
-                "ItemAvailabilityData_WithParameters(Warehouse='MAIN',ItemClass='toys')")
+    both = rows(svc, "v4", "ItemAvailabilityData_WithParameters(Warehouse='MAIN',ItemClass='toys')")
     assert both
-    assert all(r["ItemClass"] == "TOYS" and r["Warehouse"].strip() == "MAIN"
-                        for r in both)
-    alias = rows(svc, "v4", "ItemAvailabilityData_WithParameters(Warehouse=@w)",
-                 **{"@w": "'MAIN'"})
+    assert all(r["ItemClass"] == "TOYS" and r["Warehouse"].strip() == "MAIN" for r in both)
+    alias = rows(svc, "v4", "ItemAvailabilityData_WithParameters(Warehouse=@w)", **{"@w": "'MAIN'"})
     assert len(alias) == 120
     assert len(rows(svc, "v4", "ItemAvailabilityData_WithParameters()")) == 360
     _status, _, body = svc.handle(
-        "GET", "v4", "Company", "ItemAvailabilityData_WithParameters(Warehouse='MAIN')",
-        {"$top": "1"}, {})
+        "GET",
+        "v4",
+        "Company",
+        "ItemAvailabilityData_WithParameters(Warehouse='MAIN')",
+        {"$top": "1"},
+        {},
+    )
     assert json.loads(body)["@odata.context"].endswith("#Item%20Availability%20Data")
-    for bad in ("ItemAvailabilityData_WithParameters(Bin='A')",
-                "ItemAvailabilityData_WithParameters(Warehouse=MAIN)",
-                "ItemAvailabilityData_WithParameters"):
+    for bad in (
+        "ItemAvailabilityData_WithParameters(Bin='A')",
+        "ItemAvailabilityData_WithParameters(Warehouse=MAIN)",
+        "ItemAvailabilityData_WithParameters",
+    ):
         assert get(svc, "v4", bad)[0] == 400, bad
 
 
 def test_parameterised_inquiry_v3(svc):
-    hits = rows(svc, "v3", "ItemAvailabilityData_WithParameters", format="json",
-                Warehouse="'RETAIL'")
+    hits = rows(
+        svc, "v3", "ItemAvailabilityData_WithParameters", format="json", Warehouse="'RETAIL'"
+    )
     assert len(hits) == 120
     assert {r["Warehouse"] for r in hits} == {"RETAIL    "}
     assert len(rows(svc, "v3", "ItemAvailabilityData_WithParameters", format="json")) == 360
@@ -471,7 +527,8 @@ def test_mutate_bumps_the_incremental_column(svc, clock):
         assert after[nbr] == before[nbr]
     hits = rows(svc, "v4", ORDERS, filter="LastModifiedOn ge 2025-03-02T00:00:00Z")
     assert {r["OrderNbr"] for r in hits} == {
-        k["OrderNbr"] for k in result["updated"] + result["inserted"]}
+        k["OrderNbr"] for k in result["updated"] + result["inserted"]
+    }
 
 
 def test_mutate_keyless_and_unknown(svc):
@@ -511,8 +568,10 @@ def test_http_smoke_both_families():
         token = base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()
 
         def fetch(path: str) -> tuple[int, bytes]:
-            req = urllib.request.Request(sim.url + path, headers={
-                "Authorization": f"Basic {token}", "Accept": "application/json"})
+            req = urllib.request.Request(
+                sim.url + path,
+                headers={"Authorization": f"Basic {token}", "Accept": "application/json"},
+            )
             try:
                 with urllib.request.urlopen(req, timeout=30) as resp:
                     return resp.status, resp.read()
@@ -523,12 +582,15 @@ def test_http_smoke_both_families():
         status, body = fetch(f"t/{tenant}/api/odata/gi/$metadata")
         assert status == 200
         assert ET.fromstring(body).get("Version") == "4.0"
-        status, body = fetch(f"t/{tenant}/api/odata/gi/Customer%20Contacts?$top=3"
-                             "&$orderby=CustomerID")
+        status, body = fetch(
+            f"t/{tenant}/api/odata/gi/Customer%20Contacts?$top=3&$orderby=CustomerID"
+        )
         assert status == 200
         assert len(json.loads(body)["value"]) == 3
-        status, body = fetch(f"odata/{tenant}/BI-SalesOrders?$format=json&$orderby=OrderNbr"
-                             "&$filter=LastModifiedOn%20gt%20datetime'2000-01-01T00:00:00'")
+        status, body = fetch(
+            f"odata/{tenant}/BI-SalesOrders?$format=json&$orderby=OrderNbr"
+            "&$filter=LastModifiedOn%20gt%20datetime'2000-01-01T00:00:00'"
+        )
         assert status == 200
         assert len(json.loads(body)["value"]) == 40
         status, body = fetch("odata/$metadata")  # tenant segment omitted

@@ -15,23 +15,41 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_cli_help_documents_the_options():
-    out = subprocess.run([sys.executable, "-m", "tests.simulator", "--help"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
-    for word in ("--port", "--size", "--seed", "--versions", "--seat-limit", "--options-json",
-                 "session_idle_seconds", "__control"):
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.simulator", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for word in (
+        "--port",
+        "--size",
+        "--seed",
+        "--versions",
+        "--seat-limit",
+        "--options-json",
+        "session_idle_seconds",
+        "__control",
+    ):
         assert word in out
 
 
 def test_unknown_option_fails_startup():
-    with pytest.raises(RuntimeError, match="unknown simulator options"), \
-            SimulatorProcess(no_such_option=1):
+    with (
+        pytest.raises(RuntimeError, match="unknown simulator options"),
+        SimulatorProcess(no_such_option=1),
+    ):
         pass
 
 
 def test_same_seed_same_data_other_seed_other_data():
     kwargs = {"versions": ["20.200.001"], "default_size": 30}
-    with SimulatorProcess(seed=3, **kwargs) as a, SimulatorProcess(seed=3, **kwargs) as b, \
-            SimulatorProcess(seed=4, **kwargs) as c:
+    with (
+        SimulatorProcess(seed=3, **kwargs) as a,
+        SimulatorProcess(seed=3, **kwargs) as b,
+        SimulatorProcess(seed=4, **kwargs) as c,
+    ):
         first = a.control.truth("SalesOrder", expand="Details", custom=True)
         assert first == b.control.truth("SalesOrder", expand="Details", custom=True)
         assert first != c.control.truth("SalesOrder", expand="Details", custom=True)

@@ -78,13 +78,26 @@ def test_singer_check_tap(tmp_path: Path) -> None:
     tools = ensure_tool("singer-tools")
     with SimulatorProcess(sizes=SIZES, default_size=5, versions=["20.200.001"]) as sim:
         config = tmp_path / "config.json"
-        config.write_text(json.dumps({
-            "url": sim.url, **sim.credentials, "endpoint_version": "20.200.001",
-            "entities": list(SIZES), "settle_seconds": 0, "page_size": 100,
-        }))
-        done = subprocess.run([tools.python, "-c", WRAPPER, "--tap", TAP, "--config", str(config)],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                              check=False)
+        config.write_text(
+            json.dumps(
+                {
+                    "url": sim.url,
+                    **sim.credentials,
+                    "endpoint_version": "20.200.001",
+                    "entities": list(SIZES),
+                    "settle_seconds": 0,
+                    "page_size": 100,
+                }
+            )
+        )
+        done = subprocess.run(
+            [tools.python, "-c", WRAPPER, "--tap", TAP, "--config", str(config)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         output = done.stdout + done.stderr
         assert done.returncode == 0, output[-4000:]
         assert output.count("The output is valid.") == 2, output[-4000:]

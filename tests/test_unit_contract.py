@@ -55,7 +55,11 @@ def test_schema_types_from_swagger() -> None:
 
 def test_record_unwrapping_matches_real_sample() -> None:
     spec = parse_entities(swagger("20.200.001"), only={"SalesOrder"})["SalesOrder"]
-    raw = decode_json((FIXTURES / "sample-SalesOrder-put-expand-Details-Default-20.200.001-jetbuilt.json").read_bytes())
+    raw = decode_json(
+        (
+            FIXTURES / "sample-SalesOrder-put-expand-Details-Default-20.200.001-jetbuilt.json"
+        ).read_bytes()
+    )
     transform = compile_schema(spec.json_schema())
     record = transform(raw)
     assert record["OrderNbr"] == raw["OrderNbr"]["value"]
@@ -78,7 +82,7 @@ def test_datetime_normalisation_to_one_utc_format() -> None:
 
 
 def test_decimals_keep_every_digit() -> None:
-    assert decode_json(b'[123456789012345.6789]')[0] == decimal.Decimal("123456789012345.6789")
+    assert decode_json(b"[123456789012345.6789]")[0] == decimal.Decimal("123456789012345.6789")
 
 
 @pytest.mark.parametrize(

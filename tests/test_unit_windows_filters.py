@@ -83,7 +83,9 @@ def test_empty_census_gives_one_window() -> None:
 
 
 def test_datetime_literals_carry_utc_explicitly() -> None:
-    moment = dt.datetime(2024, 7, 15, 13, 31, 28, 402_999, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    moment = dt.datetime(
+        2024, 7, 15, 13, 31, 28, 402_999, tzinfo=dt.timezone(dt.timedelta(hours=3))
+    )
     assert datetime_literal(moment) == "datetimeoffset'2024-07-15T10:31:28.402+00:00'"
     assert datetime_literal(moment, "odata3") == "datetime'2024-07-15T10:31:28.402'"
     assert datetime_literal(moment, "odata4") == "2024-07-15T10:31:28.402Z"

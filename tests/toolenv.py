@@ -58,8 +58,9 @@ class ToolEnv:
 
 
 def _stamp_text(requirements: list[str]) -> str:
-    return json.dumps({"requirements": requirements,
-                       "python": f"{sys.version_info[0]}.{sys.version_info[1]}"})
+    return json.dumps(
+        {"requirements": requirements, "python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
+    )
 
 
 def ensure_tool(name: str, requirements: list[str] | None = None) -> ToolEnv:
@@ -76,8 +77,11 @@ def ensure_tool(name: str, requirements: list[str] | None = None) -> ToolEnv:
         if stamp.exists() and stamp.read_text() == wanted:
             return ToolEnv(name, path)
         started = time.monotonic()
-        print(f"[toolenv] installing {' '.join(requirements)} into {path} ...",
-              file=sys.stderr, flush=True)
+        print(
+            f"[toolenv] installing {' '.join(requirements)} into {path} ...",
+            file=sys.stderr,
+            flush=True,
+        )
         shutil.rmtree(path, ignore_errors=True)
         # The tools run on the interpreter that runs the tests (CI: each matrix version).
         venv.EnvBuilder(with_pip=True, clear=True, symlinks=os.name != "nt").create(path)
@@ -85,8 +89,11 @@ def ensure_tool(name: str, requirements: list[str] | None = None) -> ToolEnv:
         subprocess.run([*pip, "install", "-q", "--upgrade", "pip"], check=True)
         subprocess.run([*pip, "install", "-q", *requirements], check=True)
         stamp.write_text(wanted)
-        print(f"[toolenv] {name} ready in {time.monotonic() - started:.0f}s",
-              file=sys.stderr, flush=True)
+        print(
+            f"[toolenv] {name} ready in {time.monotonic() - started:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
     return ToolEnv(name, path)
 
 

@@ -21,20 +21,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tests.simulator",
         description="Simulated Acumatica ERP (contract-based REST, OAuth, OData GI) for tests. "
-                    "Control API (no auth): <url>__control/{health,counters,clock,reset,"
-                    "truth/<Entity>,mutate,faults,truth-odata/<Inquiry>,mutate-odata}.")
+        "Control API (no auth): <url>__control/{health,counters,clock,reset,"
+        "truth/<Entity>,mutate,faults,truth-odata/<Inquiry>,mutate-odata}.",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--size", action="append", default=[], metavar="ENTITY=N",
-                        help="rows of one entity (repeatable)")
+    parser.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        metavar="ENTITY=N",
+        help="rows of one entity (repeatable)",
+    )
     parser.add_argument("--default-size", type=int, help="rows of every other entity")
     parser.add_argument("--versions", help="comma-separated endpoint versions to serve")
     parser.add_argument("--seat-limit", type=int, help="concurrent API login sessions")
     parser.add_argument("--instance-path", help="default /AcumaticaERP")
-    parser.add_argument("--options-json", metavar="FILE_OR_JSON",
-                        help="all options as JSON (a file path or inline JSON); keys: "
-                             + ", ".join(sorted(DEFAULTS)))
+    parser.add_argument(
+        "--options-json",
+        metavar="FILE_OR_JSON",
+        help="all options as JSON (a file path or inline JSON); keys: "
+        + ", ".join(sorted(DEFAULTS)),
+    )
     return parser.parse_args(argv)
 
 

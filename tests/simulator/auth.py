@@ -71,8 +71,14 @@ class AuthState:
         return len(dead)
 
     def open_session(self, user: str, tenant: str, branch: str, locale: str) -> Session:
-        session = Session(secrets.token_hex(32).upper(), secrets.token_urlsafe(18)[:24].lower(),
-                          user, tenant, branch, locale)
+        session = Session(
+            secrets.token_hex(32).upper(),
+            secrets.token_urlsafe(18)[:24].lower(),
+            user,
+            tenant,
+            branch,
+            locale,
+        )
         self.sessions[session.token] = session
         self.issued += [session.token, session.session_id]
         return session
@@ -95,12 +101,22 @@ class AuthState:
     # ---- OAuth --------------------------------------------------------------------------
 
     def issue(self, client_id: str, user: str, tenant: str, scope: str) -> dict:
-        token = Token(secrets.token_hex(32), client_id, user, tenant, scope,
-                      time.monotonic() + self.token_lifetime)
+        token = Token(
+            secrets.token_hex(32),
+            client_id,
+            user,
+            tenant,
+            scope,
+            time.monotonic() + self.token_lifetime,
+        )
         self.tokens[token.access_token] = token
         self.issued.append(token.access_token)
-        body = {"access_token": token.access_token, "expires_in": int(self.token_lifetime),
-                "token_type": "Bearer", "scope": scope}
+        body = {
+            "access_token": token.access_token,
+            "expires_in": int(self.token_lifetime),
+            "token_type": "Bearer",
+            "scope": scope,
+        }
         if "offline_access" in scope.split():
             refresh = secrets.token_hex(32)
             self.refresh_tokens[refresh] = Grant(client_id, user, scope)

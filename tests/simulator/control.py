@@ -27,22 +27,30 @@ def handle(sim: Simulator, req: Request) -> Response:
 def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Response:
     method = req.method
     if name == "health":
-        return json_response(200, {"status": "ok", "versions": sim.options["versions"],
-                                   "tenants": sim.tenants,
-                                   "instance_path": sim.options["instance_path"]})
+        return json_response(
+            200,
+            {
+                "status": "ok",
+                "versions": sim.options["versions"],
+                "tenants": sim.tenants,
+                "instance_path": sim.options["instance_path"],
+            },
+        )
     if name == "counters":
         return json_response(200, counters(sim))
     if name == "requests":
         kind = req.query.get("kind")
-        return json_response(200, [r for r in list(sim.request_log)
-                                   if kind is None or r["kind"] == kind])
+        return json_response(
+            200, [r for r in list(sim.request_log) if kind is None or r["kind"] == kind]
+        )
     if name == "issued-secrets":
         with sim.lock:
             return json_response(200, list(sim.auth.issued))
     if name == "clock":
         now = now_utc()
-        return json_response(200, {"now": now.isoformat(timespec="milliseconds"),
-                                   "epoch_ms": now_ms()})
+        return json_response(
+            200, {"now": now.isoformat(timespec="milliseconds"), "epoch_ms": now_ms()}
+        )
     if name == "reset" and method == "POST":
         options = {**sim.initial_options, **_body(req)}
         sim.configure(options)
@@ -54,22 +62,32 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
         entity = sim.find_entity(version, args[0])
         if entity is None:
             return json_response(404, {"error": f"no entity {args[0]} in {version}"})
-        return rest.truth(sim, version, entity, req.query.get("expand", ""),
-                          req.query.get("custom", "") in ("1", "true", "True"))
+        return rest.truth(
+            sim,
+            version,
+            entity,
+            req.query.get("expand", ""),
+            req.query.get("custom", "") in ("1", "true", "True"),
+        )
     if name == "mutate" and method == "POST":
         body = _body(req)
         version = body.get("version") or sim.options["versions"][-1]
         entity = sim.find_entity(version, body["entity"])
         if entity is None:
             return json_response(404, {"error": f"no entity {body['entity']} in {version}"})
-        return json_response(200, sim.mutate(entity, int(body.get("update", 0)),
-                                             int(body.get("insert", 0))))
+        return json_response(
+            200, sim.mutate(entity, int(body.get("update", 0)), int(body.get("insert", 0)))
+        )
     if name == "truth-odata" and args:
         return json_response(200, sim.odata.truth(args[0]))
     if name == "mutate-odata" and method == "POST":
         body = _body(req)
-        return json_response(200, sim.odata.mutate(body["inquiry"], int(body.get("update", 0)),
-                                                   int(body.get("insert", 0))))
+        return json_response(
+            200,
+            sim.odata.mutate(
+                body["inquiry"], int(body.get("update", 0)), int(body.get("insert", 0))
+            ),
+        )
     if name == "entities":
         version = req.query.get("version") or sim.options["versions"][-1]
         c = contract(version)
@@ -85,8 +103,9 @@ def _faults(sim: Simulator, config: dict) -> Response:
             sim.auth.expire_all()
             sim.counters.incr("faults_injected.expire_sessions")
         # Replaces the whole config, so no key means the startup option again.
-        sim.odata.set_forbidden(config.get("odata_forbidden")
-                                or sim.options["odata_forbidden"] or ())
+        sim.odata.set_forbidden(
+            config.get("odata_forbidden") or sim.options["odata_forbidden"] or ()
+        )
     return json_response(200, {"faults": faults.config})
 
 

@@ -167,7 +167,13 @@ def _parse_datetime(text: str, local_tz: tzinfo, what: str) -> tuple[datetime, b
             tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
     try:
         value = datetime(
-            int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0), micro,
+            int(year),
+            int(month),
+            int(day),
+            int(hh or 0),
+            int(mm or 0),
+            int(ss or 0),
+            micro,
             tzinfo=tz,
         )
     except ValueError as exc:
@@ -523,8 +529,10 @@ class _Compiler:
         def general(get: Getter) -> bool:
             a, b = lhs(get), rhs(get)
             if a is None or b is None:
-                return (a is None and b is None) if op == "eq" else (
-                    op == "ne" and (a is None) != (b is None)
+                return (
+                    (a is None and b is None)
+                    if op == "eq"
+                    else (op == "ne" and (a is None) != (b is None))
                 )
             ka, kb = norm(a), norm(b)
             return ka is not None and kb is not None and ka[0] == kb[0] and opf(ka[1], kb[1])

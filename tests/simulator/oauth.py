@@ -15,8 +15,7 @@ from .auth import Grant
 from .state import Simulator
 from .wire import Request, Response, json_response
 
-SCOPES = frozenset({"api", "offline_access", "api:concurrent_access", "openid", "profile",
-                    "email"})
+SCOPES = frozenset({"api", "offline_access", "api:concurrent_access", "openid", "profile", "email"})
 
 
 def _error(code: str, description: str | None = None) -> Response:
@@ -91,8 +90,11 @@ def token(sim: Simulator, req: Request) -> Response:
                 body["refresh_token"] = old
         elif grant == "authorization_code":
             code = auth.codes.pop(form.get("code", ""), None)
-            if code is None or code.client_id != client_id or (
-                    code.redirect_uri != form.get("redirect_uri", "")):
+            if (
+                code is None
+                or code.client_id != client_id
+                or (code.redirect_uri != form.get("redirect_uri", ""))
+            ):
                 counters.incr("token_failures")
                 return _error("invalid_grant")
             body = auth.issue(client_id, code.user, tenant, code.scope)
@@ -122,13 +124,25 @@ def authorize(sim: Simulator, req: Request) -> Response:
             return _redirect(redirect, "?", {"code": code, "scope": scope, **state})
         if kind == "token":
             tenant = sim.tenant_named(client_id.partition("@")[2] or sim.tenants[0])
-            body = sim.auth.issue(client_id, user, tenant or sim.tenants[0],
-                                  scope.replace("offline_access", "").strip() or "api")
+            body = sim.auth.issue(
+                client_id,
+                user,
+                tenant or sim.tenants[0],
+                scope.replace("offline_access", "").strip() or "api",
+            )
             body.pop("refresh_token", None)
             sim.counters.incr("tokens_issued.implicit")
-            return _redirect(redirect, "#", {
-                "access_token": body["access_token"], "token_type": "Bearer",
-                "expires_in": body["expires_in"], "scope": body["scope"], **state})
+            return _redirect(
+                redirect,
+                "#",
+                {
+                    "access_token": body["access_token"],
+                    "token_type": "Bearer",
+                    "expires_in": body["expires_in"],
+                    "scope": body["scope"],
+                    **state,
+                },
+            )
     return _redirect(redirect, "?", {"error": "unsupported_response_type", **state})
 
 
@@ -140,20 +154,27 @@ def _redirect(uri: str, sep: str, params: dict) -> Response:
 
 def openid_configuration(sim: Simulator, req: Request) -> Response:
     issuer = req.base_url + "/identity"
-    return json_response(200, {
-        "issuer": issuer,
-        "jwks_uri": issuer + "/.well-known/openid-configuration/jwks",
-        "authorization_endpoint": issuer + "/connect/authorize",
-        "token_endpoint": issuer + "/connect/token",
-        "userinfo_endpoint": issuer + "/connect/userinfo",
-        "end_session_endpoint": issuer + "/connect/endsession",
-        "scopes_supported": sorted(SCOPES),
-        "response_types_supported": ["code", "token", "id_token", "id_token token"],
-        "grant_types_supported": ["authorization_code", "implicit", "password",
-                                  "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "code_challenge_methods_supported": ["plain", "S256"],
-        "frontchannel_logout_supported": True,
-    })
+    return json_response(
+        200,
+        {
+            "issuer": issuer,
+            "jwks_uri": issuer + "/.well-known/openid-configuration/jwks",
+            "authorization_endpoint": issuer + "/connect/authorize",
+            "token_endpoint": issuer + "/connect/token",
+            "userinfo_endpoint": issuer + "/connect/userinfo",
+            "end_session_endpoint": issuer + "/connect/endsession",
+            "scopes_supported": sorted(SCOPES),
+            "response_types_supported": ["code", "token", "id_token", "id_token token"],
+            "grant_types_supported": [
+                "authorization_code",
+                "implicit",
+                "password",
+                "refresh_token",
+            ],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["plain", "S256"],
+            "frontchannel_logout_supported": True,
+        },
+    )

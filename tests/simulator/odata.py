@@ -163,17 +163,60 @@ class Inquiry:
 
 # --- deterministic data -----------------------------------------------------------------------
 
-_ADJ = ["Jersey", "Pacific", "Northern", "Golden", "Summit", "Blue Ridge", "Lakeside", "Metro",
-        "O'Hara", "Evergreen", "Sterling", "Harbor"]
-_NOUN = ["Central Office Equip", "Trading", "Supplies", "Foods", "Logistics", "Builders",
-         "Outfitters", "Electronics", "Bakery & Cafe", "Print Shop"]
-_CITY = ["Johannesburg", "New York", "Chicago", "Austin", "Seattle", "Denver", "Toronto",
-         "São Paulo", "Zürich", "Portland"]
-_STREET = ["De Villiers & Harrison St", "Main St", "O'Connell Ave", "Elm Rd", "Market St",
-           "5th Ave", "Riverside Dr"]
+_ADJ = [
+    "Jersey",
+    "Pacific",
+    "Northern",
+    "Golden",
+    "Summit",
+    "Blue Ridge",
+    "Lakeside",
+    "Metro",
+    "O'Hara",
+    "Evergreen",
+    "Sterling",
+    "Harbor",
+]
+_NOUN = [
+    "Central Office Equip",
+    "Trading",
+    "Supplies",
+    "Foods",
+    "Logistics",
+    "Builders",
+    "Outfitters",
+    "Electronics",
+    "Bakery & Cafe",
+    "Print Shop",
+]
+_CITY = [
+    "Johannesburg",
+    "New York",
+    "Chicago",
+    "Austin",
+    "Seattle",
+    "Denver",
+    "Toronto",
+    "São Paulo",
+    "Zürich",
+    "Portland",
+]
+_STREET = [
+    "De Villiers & Harrison St",
+    "Main St",
+    "O'Connell Ave",
+    "Elm Rd",
+    "Market St",
+    "5th Ave",
+    "Riverside Dr",
+]
 _STATES = ["NY", "IL", "TX", "WA", "CO", "OR", "ON", "GP"]
-_ITEMS = [("LEGO", "Lego {n} piece set", "TOYS"), ("COMP", "Computer part {n}", "HARDWARE"),
-          ("CONB", "Consulting block {n}h", "SERVICES"), ("EQUI", "Equipment kit {n}", "HARDWARE")]
+_ITEMS = [
+    ("LEGO", "Lego {n} piece set", "TOYS"),
+    ("COMP", "Computer part {n}", "HARDWARE"),
+    ("CONB", "Consulting block {n}h", "SERVICES"),
+    ("EQUI", "Equipment kit {n}", "HARDWARE"),
+]
 _WAREHOUSES = ["MAIN", "WHOLESALE", "RETAIL"]
 
 
@@ -220,8 +263,9 @@ def _build_inquiries(seed: int, anchor: datetime) -> list[Inquiry]:
             "CustomerID": f"C{i + 1:09d}",
             "CustomerName": name,
             "CustomerClass": r.choice(["DEFAULT", "DEFAULT", "INTL", "LOCAL", "WHOLESALE"]),
-            "Email": None if r.random() < 0.05 else
-            re.sub(r"[^a-z]", "", name.lower())[:12] + f"{i}@mail.con",
+            "Email": None
+            if r.random() < 0.05
+            else re.sub(r"[^a-z]", "", name.lower())[:12] + f"{i}@mail.con",
             "Phone1": f"+1 ({r.randint(200, 999)}) {r.randint(200, 999)}-{r.randint(0, 9999):04d}",
             "City": r.choice(_CITY),
             "State": None if r.random() < 0.3 else r.choice(_STATES),
@@ -371,8 +415,9 @@ def _build_inquiries(seed: int, anchor: datetime) -> list[Inquiry]:
             "QtyAvailable": (on_hand * Decimal(str(round(r.uniform(0.5, 1), 2)))).quantize(
                 Decimal("1.000000")
             ),
-            "LastCountDate": None if r.random() < 0.3 else (anchor - timedelta(
-                days=r.randint(1, 400))).date(),
+            "LastCountDate": None
+            if r.random() < 0.3
+            else (anchor - timedelta(days=r.randint(1, 400))).date(),
         }
 
     def ia_touch(r: random.Random, v: dict[str, Any], now: datetime) -> None:
@@ -508,8 +553,9 @@ class ODataService:
         inq = self._require(name)
         with self._lock:
             return [
-                json.loads(self._row_json(inq, row.values, inq.columns, family, ieee754=False,
-                                          truth=True))
+                json.loads(
+                    self._row_json(inq, row.values, inq.columns, family, ieee754=False, truth=True)
+                )
                 for row in inq.rows
             ]
 
@@ -566,8 +612,10 @@ class ODataService:
         self.counters.incr("odata_metadata" if is_metadata else "odata")
         try:
             if method.upper() not in ("GET", "HEAD"):
-                raise _RequestError(405, f"The HTTP method '{method}' is not allowed: "
-                                         "generic inquiries are read-only.")
+                raise _RequestError(
+                    405,
+                    f"The HTTP method '{method}' is not allowed: generic inquiries are read-only.",
+                )
             if is_metadata:
                 status, out_headers, body = self._metadata(family)
             else:
@@ -648,15 +696,27 @@ class ODataService:
         note = ""
         if fmt:
             if "json" not in fmt:
-                raise _RequestError(406, f"Unsupported $format '{query['$format']}': only JSON "
-                                         "is served (Atom/XML is not simulated).")
-        elif accept and "json" not in accept and "*/*" not in accept \
-                and "application/*" not in accept:
-            raise _RequestError(406, f"Unsupported Accept '{hdrs['accept']}': only JSON "
-                                     "is served (Atom/XML is not simulated).")
+                raise _RequestError(
+                    406,
+                    f"Unsupported $format '{query['$format']}': only JSON "
+                    "is served (Atom/XML is not simulated).",
+                )
+        elif (
+            accept
+            and "json" not in accept
+            and "*/*" not in accept
+            and "application/*" not in accept
+        ):
+            raise _RequestError(
+                406,
+                f"Unsupported Accept '{hdrs['accept']}': only JSON "
+                "is served (Atom/XML is not simulated).",
+            )
         if family == "v3" and "json" not in wanted:
-            note = ("Acumatica's OData v3 answers Atom XML by default; this simulator answers "
-                    "JSON. Send $format=json or Accept: application/json.")
+            note = (
+                "Acumatica's OData v3 answers Atom XML by default; this simulator answers "
+                "JSON. Send $format=json or Accept: application/json."
+            )
         ieee754 = family == "v4" and "ieee754compatible=true" in wanted.replace(" ", "")
         return self._content_type(family, ieee754), note, ieee754
 
@@ -675,8 +735,10 @@ class ODataService:
                 "value": [{"name": n, "kind": "EntitySet", "url": n} for n in names],
             }
         else:
-            doc = {"odata.metadata": root + "$metadata",
-                   "value": [{"name": n, "url": n} for n in names]}
+            doc = {
+                "odata.metadata": root + "$metadata",
+                "value": [{"name": n, "url": n} for n in names],
+            }
         return json.dumps(doc, ensure_ascii=False).encode()
 
     def _metadata(self, family: str) -> tuple[int, dict[str, str], bytes]:
@@ -713,34 +775,51 @@ class ODataService:
         if family == "v4":
             for inq in functions:
                 lines.append(f"      <Function Name={quoteattr(inq.title)}>")
-                lines += [f'        <Parameter Name="{p}" Type="Edm.String"/>'
-                          for p, _ in inq.parameters]
-                lines.append(f'        <ReturnType Type="Collection({ns}.{inq.type_name})" '
-                             'Nullable="false"/>')
+                lines += [
+                    f'        <Parameter Name="{p}" Type="Edm.String"/>' for p, _ in inq.parameters
+                ]
+                lines.append(
+                    f'        <ReturnType Type="Collection({ns}.{inq.type_name})" '
+                    'Nullable="false"/>'
+                )
                 lines.append("      </Function>")
             lines.append('      <EntityContainer Name="Default">')
         else:
             lines.append('      <EntityContainer Name="Default" m:IsDefaultEntityContainer="true">')
         for inq in self._inquiries:
-            lines.append(f"        <EntitySet Name={quoteattr(inq.title)} "
-                         f'EntityType="{ns}.{inq.type_name}"/>')
+            lines.append(
+                f"        <EntitySet Name={quoteattr(inq.title)} "
+                f'EntityType="{ns}.{inq.type_name}"/>'
+            )
         for inq in functions:
             if family == "v4":
-                lines.append(f'        <FunctionImport Name="{inq.function_import}" '
-                             f"Function={quoteattr(ns + '.' + inq.title)} "
-                             f"EntitySet={quoteattr(inq.title)}/>")
+                lines.append(
+                    f'        <FunctionImport Name="{inq.function_import}" '
+                    f"Function={quoteattr(ns + '.' + inq.title)} "
+                    f"EntitySet={quoteattr(inq.title)}/>"
+                )
             else:
-                lines.append(f'        <FunctionImport Name="{inq.function_import}" '
-                             f'ReturnType="Collection({ns}.{inq.type_name})" '
-                             f'EntitySet={quoteattr(inq.title)} m:HttpMethod="GET">')
-                lines += [f'          <Parameter Name="{p}" Type="Edm.String" Mode="In"/>'
-                          for p, _ in inq.parameters]
+                lines.append(
+                    f'        <FunctionImport Name="{inq.function_import}" '
+                    f'ReturnType="Collection({ns}.{inq.type_name})" '
+                    f'EntitySet={quoteattr(inq.title)} m:HttpMethod="GET">'
+                )
+                lines += [
+                    f'          <Parameter Name="{p}" Type="Edm.String" Mode="In"/>'
+                    for p, _ in inq.parameters
+                ]
                 lines.append("        </FunctionImport>")
-        lines += ["      </EntityContainer>", "    </Schema>", "  </edmx:DataServices>",
-                  "</edmx:Edmx>", ""]
+        lines += [
+            "      </EntityContainer>",
+            "    </Schema>",
+            "  </edmx:DataServices>",
+            "</edmx:Edmx>",
+            "",
+        ]
         headers = {"Content-Type": "application/xml; charset=utf-8"}
-        headers.update({"OData-Version": "4.0"} if family == "v4" else
-                       {"DataServiceVersion": "3.0;"})
+        headers.update(
+            {"OData-Version": "4.0"} if family == "v4" else {"DataServiceVersion": "3.0;"}
+        )
         return 200, headers, "\n".join(lines).encode()
 
     # -- data requests -------------------------------------------------------------------------
@@ -752,8 +831,9 @@ class ODataService:
         name, sep, rest = path.partition("/")
         if sep and rest.strip("/"):
             if rest.strip("/") == "$count":
-                raise _RequestError(501, "Counting ($count) is not supported for generic "
-                                         "inquiries.")
+                raise _RequestError(
+                    501, "Counting ($count) is not supported for generic inquiries."
+                )
             raise _RequestError(404, f"Resource not found for the segment '{rest}'.")
         m = re.fullmatch(r"(.+?)(?:\((.*)\))?", name, re.DOTALL)
         assert m is not None
@@ -762,8 +842,11 @@ class ODataService:
         if inq is not None:
             self._check_access(inq)
             if args is not None:
-                raise _RequestError(501, f"Key lookups on '{base}' are not supported for "
-                                         "generic inquiries; use $filter.")
+                raise _RequestError(
+                    501,
+                    f"Key lookups on '{base}' are not supported for "
+                    "generic inquiries; use $filter.",
+                )
             return inq, {}
         inq = self._by_function.get(base)
         if inq is None:
@@ -771,21 +854,29 @@ class ODataService:
         self._check_access(inq)
         if family == "v4":
             if args is None:
-                raise _RequestError(400, f"The function '{base}' must be called with "
-                                         "parentheses, e.g. " f"{base}(Warehouse='MAIN').")
+                raise _RequestError(
+                    400,
+                    f"The function '{base}' must be called with "
+                    "parentheses, e.g. "
+                    f"{base}(Warehouse='MAIN').",
+                )
             raw = self._parse_call_args(args, query)
         else:
             if args not in (None, ""):
-                raise _RequestError(400, f"Service operation '{base}' takes its parameters "
-                                         "in the query string, e.g. ?Warehouse='MAIN'.")
+                raise _RequestError(
+                    400,
+                    f"Service operation '{base}' takes its parameters "
+                    "in the query string, e.g. ?Warehouse='MAIN'.",
+                )
             allowed = {p for p, _ in inq.parameters}
             raw = {k: v for k, v in query.items() if k in allowed}
         params: dict[str, str] = {}
         known = dict(inq.parameters)
         for pname, literal in raw.items():
             if pname not in known:
-                raise _RequestError(400, f"The parameter '{pname}' is not defined for the "
-                                         f"function '{inq.title}'.")
+                raise _RequestError(
+                    400, f"The parameter '{pname}' is not defined for the function '{inq.title}'."
+                )
             value = self._string_literal(literal, pname)
             if value:
                 params[pname] = value
@@ -817,28 +908,43 @@ class ODataService:
             return ""
         if len(text) >= 2 and text[0] == text[-1] == "'":
             return text[1:-1].replace("''", "'")
-        raise _RequestError(400, f"The value {literal!r} of parameter '{pname}' is not an "
-                                 "Edm.String literal; quote it: 'value'.")
+        raise _RequestError(
+            400,
+            f"The value {literal!r} of parameter '{pname}' is not an "
+            "Edm.String literal; quote it: 'value'.",
+        )
 
     def _check_access(self, inq: Inquiry) -> None:
         if inq.title in self._forbidden:
-            raise _RequestError(403, f"The generic inquiry '{inq.title}' is not accessible: it "
-                                     "is not exposed via OData or you have insufficient rights.")
+            raise _RequestError(
+                403,
+                f"The generic inquiry '{inq.title}' is not accessible: it "
+                "is not exposed via OData or you have insufficient rights.",
+            )
 
     def _query(
-        self, family: str, root: str, path: str, query: Mapping[str, str], ieee754: bool,
+        self,
+        family: str,
+        root: str,
+        path: str,
+        query: Mapping[str, str],
+        ieee754: bool,
     ) -> bytes:
         for opt in query:
             if not opt.startswith("$") or opt in self._SUPPORTED:
                 continue
             if opt == "$expand":
-                raise _RequestError(400, "The query option $expand is not supported: generic "
-                                         "inquiries have no navigation properties.")
+                raise _RequestError(
+                    400,
+                    "The query option $expand is not supported: generic "
+                    "inquiries have no navigation properties.",
+                )
             if opt in ("$count", "$inlinecount"):
                 if query[opt].strip().lower() in ("false", "none"):
                     continue
-                raise _RequestError(501, f"The query option {opt} is not supported for "
-                                         "generic inquiries.")
+                raise _RequestError(
+                    501, f"The query option {opt} is not supported for generic inquiries."
+                )
             raise _RequestError(400, f"The query option '{opt}' is not supported.")
         inq, params = self._resolve(family, path, query)
         type_ref = f"GenericInquiry.{inq.type_name}"
@@ -846,11 +952,15 @@ class ODataService:
         def column(name: str, purpose: str) -> Column:
             col = inq.column(name)
             if col is None:
-                raise _RequestError(400, f"Could not find a property named '{name}' on type "
-                                         f"'{type_ref}'.")
+                raise _RequestError(
+                    400, f"Could not find a property named '{name}' on type '{type_ref}'."
+                )
             if col.calculated and purpose in ("filter", "sort"):
-                raise _RequestError(400, f"The field '{name}' is a calculated field of "
-                                         f"'{inq.title}' and cannot be used to {purpose}.")
+                raise _RequestError(
+                    400,
+                    f"The field '{name}' is a calculated field of "
+                    f"'{inq.title}' and cannot be used to {purpose}.",
+                )
             return col
 
         top = self._non_negative(query, "$top")
@@ -878,8 +988,9 @@ class ODataService:
         for pname, value in params.items():
             col_name = dict(inq.parameters)[pname]
             wanted = value.rstrip(" ").casefold()
-            rows = [r for r in rows if str(r.values[col_name] or "").rstrip(" ").casefold()
-                    == wanted]
+            rows = [
+                r for r in rows if str(r.values[col_name] or "").rstrip(" ").casefold() == wanted
+            ]
         raw_filter = query.get("$filter", "").strip()
         if raw_filter:
             try:
@@ -891,7 +1002,8 @@ class ODataService:
                 for kind in sorted(flt.literal_kinds.get(name, ())):
                     if not col.accepts(kind, family):
                         raise _RequestError(
-                            400, "A binary operator with incompatible types was detected. "
+                            400,
+                            "A binary operator with incompatible types was detected. "
                             f"Found operand types '{col.edm(family)}' and "
                             f"'{_LITERAL_EDM.get(kind, kind)}' for the property '{name}'.",
                         )
@@ -904,16 +1016,20 @@ class ODataService:
         cols = tuple(c for c in inq.columns if c.name in select)
         context = root + "$metadata#" + quote(inq.title, safe="")
         if raw_select and raw_select != "*":
-            context += (f"({','.join(select)})" if family == "v4"
-                        else f"&$select={','.join(select)}")
+            context += f"({','.join(select)})" if family == "v4" else f"&$select={','.join(select)}"
         key = "@odata.context" if family == "v4" else "odata.metadata"
-        body = ",".join(self._row_json(inq, r.values, cols, family, ieee754=ieee754)
-                        for r in rows)
+        body = ",".join(self._row_json(inq, r.values, cols, family, ieee754=ieee754) for r in rows)
         return f'{{{json.dumps(key)}:{json.dumps(context)},"value":[{body}]}}'.encode()
 
     def _row_json(
-        self, inq: Inquiry, values: Mapping[str, Any], cols: tuple[Column, ...], family: str,
-        *, ieee754: bool, truth: bool = False,
+        self,
+        inq: Inquiry,
+        values: Mapping[str, Any],
+        cols: tuple[Column, ...],
+        family: str,
+        *,
+        ieee754: bool,
+        truth: bool = False,
     ) -> str:
         parts = []
         for col in cols:
@@ -929,9 +1045,12 @@ class ODataService:
         if raw is None or raw.strip() == "":
             return None
         if not re.fullmatch(r"\d+", raw.strip()):
-            raise _RequestError(400, f"Invalid value '{raw}' for {opt} query option found. "
-                                     f"The {opt} query option requires a non-negative integer "
-                                     "value.")
+            raise _RequestError(
+                400,
+                f"Invalid value '{raw}' for {opt} query option found. "
+                f"The {opt} query option requires a non-negative integer "
+                "value.",
+            )
         return int(raw)
 
 
@@ -944,4 +1063,3 @@ def _sort_key(value: Any) -> tuple[Any, ...]:
     if isinstance(value, date) and not isinstance(value, datetime):
         return (1, value.toordinal())
     return (1, value)
-

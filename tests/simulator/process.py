@@ -29,8 +29,9 @@ class ControlClient:
 
     def _call(self, method: str, path: str, body: dict | None = None):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=300) as resp:
                 return json.loads(resp.read())
@@ -54,15 +55,17 @@ class ControlClient:
     def clock(self) -> dict:
         return self._call("GET", "clock")
 
-    def truth(self, entity: str, expand: str = "", custom: bool = False,
-              version: str | None = None) -> list[dict]:
+    def truth(
+        self, entity: str, expand: str = "", custom: bool = False, version: str | None = None
+    ) -> list[dict]:
         params = {"expand": expand, "custom": "1" if custom else ""}
         if version:
             params["version"] = version
         return self._call("GET", f"truth/{quote(entity)}?{urlencode(params)}")
 
-    def mutate(self, entity: str, update: int = 0, insert: int = 0,
-               version: str | None = None) -> dict:
+    def mutate(
+        self, entity: str, update: int = 0, insert: int = 0, version: str | None = None
+    ) -> dict:
         body: dict = {"entity": entity, "update": update, "insert": insert}
         if version:
             body["version"] = version
@@ -79,15 +82,17 @@ class ControlClient:
         return self._call("GET", f"truth-odata/{quote(inquiry)}")
 
     def mutate_odata(self, inquiry: str, update: int = 0, insert: int = 0) -> dict:
-        return self._call("POST", "mutate-odata",
-                          {"inquiry": inquiry, "update": update, "insert": insert})
+        return self._call(
+            "POST", "mutate-odata", {"inquiry": inquiry, "update": update, "insert": insert}
+        )
 
 
 class SimulatorProcess:
     """``with SimulatorProcess(sizes={"Customer": 3000}) as sim: sim.url, sim.control...``"""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 60,
-                 **options) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 60, **options
+    ) -> None:
         self.host, self.port = host, port
         self.options = options
         self.startup_timeout = startup_timeout
@@ -107,8 +112,11 @@ class SimulatorProcess:
     @property
     def credentials(self) -> dict:
         """Login of the simulated API user (the tenant is the first configured one)."""
-        return {"username": self._option("username"), "password": self._option("password"),
-                "company": self._option("tenants")[0]}
+        return {
+            "username": self._option("username"),
+            "password": self._option("password"),
+            "company": self._option("tenants")[0],
+        }
 
     @property
     def oauth_client(self) -> dict:
@@ -120,10 +128,20 @@ class SimulatorProcess:
         fd, self._options_file = tempfile.mkstemp(prefix="acumatica-sim-", suffix=".json")
         with os.fdopen(fd, "w") as handle:
             json.dump(self.options, handle)
-        cmd = [sys.executable, "-m", "tests.simulator", "--host", self.host,
-               "--port", str(self.port), "--options-json", self._options_file]
-        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.simulator",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--options-json",
+            self._options_file,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         line = self._wait_ready()
         self.url = line.split(" ", 2)[2].strip()
         self.control = ControlClient(self.url)
@@ -136,8 +154,9 @@ class SimulatorProcess:
         assert self.proc is not None
         assert self.proc.stdout is not None
         result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline()),
-                                  daemon=True)
+        reader = threading.Thread(
+            target=lambda: result.append(self.proc.stdout.readline()), daemon=True
+        )
         reader.start()
         reader.join(self.startup_timeout)
         line = result[0] if result else ""

@@ -43,10 +43,27 @@ CUSTOM_FIELDS = (
     ("UsrRatio", "CustomDoubleField", "DoubleValue"),
     ("UsrExternalGuid", "CustomGuidField", "GuidValue"),
 )
-PRIMARY_VIEWS = {"Customer": "BAccount", "StockItem": "Item", "SalesOrder": "Document",
-                 "Vendor": "BAccount", "NonStockItem": "Item"}
-KEY_FIELDS = ("{e}ID", "OrderNbr", "ReferenceNbr", "InventoryID", "{e}CD", "BatchNbr", "RefNbr",
-              "ShipmentNbr", "ProjectID", "AccountCD", "VendorID", "CustomerID")
+PRIMARY_VIEWS = {
+    "Customer": "BAccount",
+    "StockItem": "Item",
+    "SalesOrder": "Document",
+    "Vendor": "BAccount",
+    "NonStockItem": "Item",
+}
+KEY_FIELDS = (
+    "{e}ID",
+    "OrderNbr",
+    "ReferenceNbr",
+    "InventoryID",
+    "{e}CD",
+    "BatchNbr",
+    "RefNbr",
+    "ShipmentNbr",
+    "ProjectID",
+    "AccountCD",
+    "VendorID",
+    "CustomerID",
+)
 DETAIL_LINES = 4  # a detail collection has 0..3 lines
 _serials = itertools.count(1)
 
@@ -120,8 +137,16 @@ class Plan:
 class EntityRenderer:
     """Writes records of one top-level entity in one endpoint version."""
 
-    def __init__(self, contract: Contract, entity: str, store: EntityStore, *, seed: int,
-                 offsets: list[int], instance_path: str) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        entity: str,
+        store: EntityStore,
+        *,
+        seed: int,
+        offsets: list[int],
+        instance_path: str,
+    ) -> None:
         self.contract = contract
         self.entity = entity
         self.store = store
@@ -129,8 +154,11 @@ class EntityRenderer:
         self.offsets = offsets or [0]
         self.edef = contract.defs[entity]
         # Every DateTimeValue named LastModified* carries the row's stamp: all are indexable.
-        self.stamp_aliases = [n for n in ("LastModifiedDateTime", "LastModified")
-                              if self.edef.scalars.get(n) == "DateTimeValue"]
+        self.stamp_aliases = [
+            n
+            for n in ("LastModifiedDateTime", "LastModified")
+            if self.edef.scalars.get(n) == "DateTimeValue"
+        ]
         self.href_base = f"{instance_path}/entity/Default/{contract.version}/files/"
         self.key_field = self._key_field()
         self.customs = custom_fields(entity)
@@ -154,8 +182,9 @@ class EntityRenderer:
         if key not in self._pools:
             from .store import STAMP_HI, STAMP_LO
 
-            self._pools[key] = pool_for(vtype, name, (self.seed, salt), self.offsets,
-                                        STAMP_LO, STAMP_HI)
+            self._pools[key] = pool_for(
+                vtype, name, (self.seed, salt), self.offsets, STAMP_LO, STAMP_HI
+            )
         return self._pools[key]
 
     def _offset(self, bits: int, salt: int) -> int:
@@ -166,21 +195,32 @@ class EntityRenderer:
         vtype = edef.scalars[name]
         salt = stable_hash(name) & 0xFFFF
         if vtype == "DateTimeValue" and name.startswith("LastModified"):
-            return (lambda bits, row, stamp: ms_to_datetime(stamp),
-                    lambda bits, row, stamp: f'"{format_datetime(stamp, self._offset(bits, salt))}"')
+            return (
+                lambda bits, row, stamp: ms_to_datetime(stamp),
+                lambda bits, row, stamp: f'"{format_datetime(stamp, self._offset(bits, salt))}"',
+            )
         if vtype == "DateTimeValue" and name == "CreatedDateTime":
+
             def created(bits: int, stamp: int) -> int:
                 return stamp - (bits >> 200) % (90 * 86_400_000) if (bits >> 196) & 3 else stamp
-            return (lambda bits, row, stamp: ms_to_datetime(created(bits, stamp)),
-                    lambda bits, row, stamp: '"' + format_datetime(created(bits, stamp),
-                                                                   self._offset(bits, salt)) + '"')
+
+            return (
+                lambda bits, row, stamp: ms_to_datetime(created(bits, stamp)),
+                lambda bits, row, stamp: (
+                    '"' + format_datetime(created(bits, stamp), self._offset(bits, salt)) + '"'
+                ),
+            )
         if vtype == "StringValue" and name == "LastModifiedDate":
-            return (lambda bits, row, stamp: legacy_date_string(stamp),
-                    lambda bits, row, stamp: dumps(legacy_date_string(stamp)))
+            return (
+                lambda bits, row, stamp: legacy_date_string(stamp),
+                lambda bits, row, stamp: dumps(legacy_date_string(stamp)),
+            )
         if top and name == self.key_field:
             prefix = "".join(c for c in self.entity if c.isupper())[:2] or "R"
-            return (lambda bits, row, stamp: f"{prefix}{row + 1:06d}",
-                    lambda bits, row, stamp: f'"{prefix}{row + 1:06d}"')
+            return (
+                lambda bits, row, stamp: f"{prefix}{row + 1:06d}",
+                lambda bits, row, stamp: f'"{prefix}{row + 1:06d}"',
+            )
         return None
 
     def _typed_getters(self) -> dict[str, Callable[[int, int, int], object]]:
@@ -193,13 +233,15 @@ class EntityRenderer:
             else:
                 pool = self._pool(self.entity, name, self.edef.scalars[name])
                 s = shift_of(index)
-                getters[name] = (lambda bits, row, stamp, p=pool, s=s, a=self._arch_bits:
-                                 p[(a(bits) >> s) & 63][0])
+                getters[name] = lambda bits, row, stamp, p=pool, s=s, a=self._arch_bits: p[
+                    (a(bits) >> s) & 63
+                ][0]
         for i, (view, name, _ctype, vtype) in enumerate(self.customs):
             pool = self._pool(self.entity + "#custom", name, vtype)
             s = shift_of(i + 30)
-            getters[f"custom:{view}.{name}"] = (
-                lambda bits, row, stamp, p=pool, s=s: p[(bits >> s) & 63][0])
+            getters[f"custom:{view}.{name}"] = lambda bits, row, stamp, p=pool, s=s: p[
+                (bits >> s) & 63
+            ][0]
         return getters
 
     def _arch_bits(self, bits: int) -> int:
@@ -227,8 +269,9 @@ class EntityRenderer:
         key = (select, json.dumps(expand, sort_keys=True), custom)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._build(self.edef, self.entity, select, expand, top=True,
-                               arch_salt=self.arch_salt)
+            plan = self._build(
+                self.edef, self.entity, select, expand, top=True, arch_salt=self.arch_salt
+            )
             plan.custom = self._custom_renderer(custom)
             if len(self._plans) > 32:  # each plan caches up to ARCHETYPES row texts
                 self._plans.clear()
@@ -241,21 +284,37 @@ class EntityRenderer:
         by_view: dict[str, list] = {}
         for view, name in custom:
             index, (_v, _n, ctype, vtype) = next(
-                (i, c) for i, c in enumerate(self.customs) if c[0] == view and c[1] == name)
+                (i, c) for i, c in enumerate(self.customs) if c[0] == view and c[1] == name
+            )
             pool = self._pool(self.entity + "#custom", name, vtype)
-            frags = tuple(f'{dumps(name)}:{{"type":"{ctype}","value":{r if r else "null"}}}'
-                          for _t, r in pool)
+            frags = tuple(
+                f'{dumps(name)}:{{"type":"{ctype}","value":{r if r else "null"}}}' for _t, r in pool
+            )
             by_view.setdefault(view, []).append((shift_of(index + 30), frags))
         views = list(by_view.items())
 
         def render(bits: int) -> str:
-            return "{" + ",".join(
-                f'{dumps(view)}:{{' + ",".join(f[(bits >> s) & 63] for s, f in items) + "}"
-                for view, items in views) + "}"
+            return (
+                "{"
+                + ",".join(
+                    f"{dumps(view)}:{{" + ",".join(f[(bits >> s) & 63] for s, f in items) + "}"
+                    for view, items in views
+                )
+                + "}"
+            )
+
         return render
 
-    def _build(self, edef: EntityDef, salt: str, select: frozenset[str] | None, expand: dict,
-               *, top: bool, arch_salt: int) -> Plan:
+    def _build(
+        self,
+        edef: EntityDef,
+        salt: str,
+        select: frozenset[str] | None,
+        expand: dict,
+        *,
+        top: bool,
+        arch_salt: int,
+    ) -> Plan:
         plan = Plan(arch_salt)
         scalar_names = sorted(edef.scalars, key=str.lower)
         shifts = {name: shift_of(i) for i, name in enumerate(scalar_names)}
@@ -281,8 +340,9 @@ class EntityRenderer:
                     render = dyn[1]
                     plan.pool_items.append((0, blank))
                     key = dumps(name)
-                    plan.dynamic.append((pos, lambda b, r, s, k=key, f=render:
-                                         f'{k}:{{"value":{f(b, r, s)}}}'))
+                    plan.dynamic.append(
+                        (pos, lambda b, r, s, k=key, f=render: f'{k}:{{"value":{f(b, r, s)}}}')
+                    )
                 else:
                     pool = self._pool(salt, name, edef.scalars[name])
                     frags = tuple(wrap(name, rendered) for _t, rendered in pool)
@@ -290,13 +350,18 @@ class EntityRenderer:
                 continue
             child_def = edef.collections.get(name) or edef.linked[name]
             sub_select = sub_selects.get(name)
-            child = self._build(self.contract.defs[child_def], child_def,
-                                frozenset(sub_select) if sub_select else None,
-                                expand[name], top=False,
-                                arch_salt=stable_hash("archetype", self.seed, child_def))
+            child = self._build(
+                self.contract.defs[child_def],
+                child_def,
+                frozenset(sub_select) if sub_select else None,
+                expand[name],
+                top=False,
+                arch_salt=stable_hash("archetype", self.seed, child_def),
+            )
             plan.pool_items.append((0, blank))
-            plan.dynamic.append((pos, self._child_renderer(name, child, name in edef.collections,
-                                                            salt)))
+            plan.dynamic.append(
+                (pos, self._child_renderer(name, child, name in edef.collections, salt))
+            )
         return plan
 
     def _child_renderer(self, name: str, child: Plan, many: bool, salt: str):
@@ -307,24 +372,30 @@ class EntityRenderer:
             line_bits = row_bits(path_salt, row * 16 + index, bits & 0xFFFF)
             ident = make_uuid(path_salt, row, index)
             body = child.fields(line_bits, row, stamp)
-            return (f'{{"id":"{ident}","rowNumber":{index + 1},"note":null,'
-                    f'{body}{"," if body else ""}"custom":{{}}}}')
+            return (
+                f'{{"id":"{ident}","rowNumber":{index + 1},"note":null,'
+                f'{body}{"," if body else ""}"custom":{{}}}}'
+            )
 
         if many:
+
             def render(bits: int, row: int, stamp: int) -> str:
                 count = (bits >> (path_salt % 200)) % DETAIL_LINES
                 return f"{key}:[" + ",".join(line(bits, row, stamp, i) for i in range(count)) + "]"
         else:
+
             def render(bits: int, row: int, stamp: int) -> str:
                 return f"{key}:" + line(bits, row, stamp, 0)
+
         return render
 
     # ---- records ------------------------------------------------------------------------
 
     def record(self, plan: Plan, row: int, version: int, stamp: int, row_number: int) -> str:
         bits = self.bits(row, version)
-        return (f'{{"id":"{self.store.row_id(row)}","rowNumber":{row_number}'
-                + self.rest(plan, bits, row, stamp))
+        return f'{{"id":"{self.store.row_id(row)}","rowNumber":{row_number}' + self.rest(
+            plan, bits, row, stamp
+        )
 
     def rest(self, plan: Plan, bits: int, row: int, stamp: int) -> str:
         """Everything after rowNumber (cacheable: does not depend on the row's position)."""
@@ -339,8 +410,10 @@ class EntityRenderer:
         if (bits >> 253) % 7 == 0:
             ident = make_uuid("file", self.store.base, row)
             name = f"{self.entity} ({row + 1})\\\\attachment.pdf"
-            out += (f',"files":[{{"id":"{ident}","filename":"{name}",'
-                    f'"href":"{self.href_base}{ident}"}}]')
+            out += (
+                f',"files":[{{"id":"{ident}","filename":"{name}",'
+                f'"href":"{self.href_base}{ident}"}}]'
+            )
         return out + "}"
 
     # ---- request options ----------------------------------------------------------------
@@ -352,8 +425,9 @@ class EntityRenderer:
             for part in item.split("/"):
                 target = edef.collections.get(part) or edef.linked.get(part)
                 if target is None:
-                    raise RequestError(f"The entity {edef.name} has no detail or linked "
-                                       f"entity named {part}.")
+                    raise RequestError(
+                        f"The entity {edef.name} has no detail or linked entity named {part}."
+                    )
                 node = node.setdefault(part, {})
                 edef = self.contract.defs[target]
         return tree
@@ -367,8 +441,9 @@ class EntityRenderer:
             if head in self.edef.scalars and not rest:
                 continue
             if head in expand and rest:
-                child = self.contract.defs[self.edef.collections.get(head)
-                                           or self.edef.linked[head]]
+                child = self.contract.defs[
+                    self.edef.collections.get(head) or self.edef.linked[head]
+                ]
                 if rest in child.scalars:
                     continue
             if head in expand and not rest:

@@ -39,7 +39,8 @@ class _Pool:
                 if self.executor is not None:
                     self.executor.shutdown(wait=False, cancel_futures=True)
                 self.executor = ProcessPoolExecutor(
-                    max_workers=size, mp_context=multiprocessing.get_context("spawn"))
+                    max_workers=size, mp_context=multiprocessing.get_context("spawn")
+                )
                 self.size = size
                 # Workers are spawned on demand: start them all now (each task holds its
                 # worker a moment), so none starts inside a client's timed run.
@@ -67,26 +68,50 @@ def shutdown() -> None:
     _POOL.shutdown()
 
 
-def render_list(size: int, world: tuple, version: str, entity: str, options: tuple,
-                page: list[tuple[int, int, int]], compress: bool) -> bytes:
+def render_list(
+    size: int,
+    world: tuple,
+    version: str,
+    entity: str,
+    options: tuple,
+    page: list[tuple[int, int, int]],
+    compress: bool,
+) -> bytes:
     """The JSON array of ``page`` rendered by a worker (gzipped there when ``compress``)."""
-    return _POOL.get(size).submit(_render_list, world, version, entity, options, page,
-                             compress).result()
+    return (
+        _POOL.get(size)
+        .submit(_render_list, world, version, entity, options, page, compress)
+        .result()
+    )
 
 
-def _render_list(world: tuple, version: str, entity: str, options: tuple,
-                 page: list[tuple[int, int, int]], compress: bool) -> bytes:
+def _render_list(
+    world: tuple,
+    version: str,
+    entity: str,
+    options: tuple,
+    page: list[tuple[int, int, int]],
+    compress: bool,
+) -> bytes:
     seed, offsets, instance_path = world
     key = (world, version, entity)
     renderer = _renderers.get(key)
     if renderer is None:
         # Size 0: a worker needs row ids and hashes, never the stamps (they come per row).
-        renderer = EntityRenderer(contract(version), entity, EntityStore(entity, 0, seed),
-                                  seed=seed, offsets=list(offsets), instance_path=instance_path)
+        renderer = EntityRenderer(
+            contract(version),
+            entity,
+            EntityStore(entity, 0, seed),
+            seed=seed,
+            offsets=list(offsets),
+            instance_path=instance_path,
+        )
         _renderers[key] = renderer
     select, expand, custom = options
     plan = renderer.plan(select, expand, custom)
-    parts = [renderer.record(plan, row, row_version, stamp, number)
-             for number, (row, row_version, stamp) in enumerate(page, 1)]
+    parts = [
+        renderer.record(plan, row, row_version, stamp, number)
+        for number, (row, row_version, stamp) in enumerate(page, 1)
+    ]
     body = ("[" + ",".join(parts) + "]").encode()
     return gzip.compress(body, compresslevel=1) if compress else body

@@ -40,11 +40,16 @@ def _login_failed_body() -> bytes:
 
 def endpoints(sim: Simulator) -> Response:
     base = sim.options["instance_path"]
-    return json_response(200, {
-        "version": {"acumaticaBuildVersion": sim.options["build_version"]},
-        "endpoints": [{"name": "Default", "version": v, "href": f"{base}/entity/Default/{v}/"}
-                      for v in sim.options["versions"]],
-    })
+    return json_response(
+        200,
+        {
+            "version": {"acumaticaBuildVersion": sim.options["build_version"]},
+            "endpoints": [
+                {"name": "Default", "version": v, "href": f"{base}/entity/Default/{v}/"}
+                for v in sim.options["versions"]
+            ],
+        },
+    )
 
 
 def swagger(version: str) -> Response:
@@ -83,8 +88,9 @@ def login(sim: Simulator, req: Request) -> Response:
     tenant = sim.tenant_named(str(tenant_name))
     if tenant is None:  # unverified: the exact text a real instance gives
         sim.counters.incr("login_failures")
-        return http_error(500, "An error has occurred.",
-                          f"Error: The tenant '{tenant_name}' does not exist.")
+        return http_error(
+            500, "An error has occurred.", f"Error: The tenant '{tenant_name}' does not exist."
+        )
     with sim.lock:
         auth = sim.auth
         auth.purge()
@@ -93,22 +99,34 @@ def login(sim: Simulator, req: Request) -> Response:
         if len(auth.sessions) >= opts["seat_limit"]:
             sim.counters.incr("login_failures")
             return http_error(
-                int(opts["seat_limit_status"]), "An error has occurred.",
+                int(opts["seat_limit_status"]),
+                "An error has occurred.",
                 "You have reached the API Login Limit of "
                 f"{opts['seat_limit']} concurrent API sessions. Sign out from an existing "
-                "session or wait until it expires, then try again.")
+                "session or wait until it expires, then try again.",
+            )
         branch = str(creds.get("branch") or "1")
         locale = str(creds.get("locale") or "en-US")
         session = auth.open_session(creds["name"], tenant, branch, locale)
         sim.counters.incr("logins")
     expires = http_date(3 * 86400)
-    return Response(204, content_type=None, headers=[
-        ("Set-Cookie", f".ASPXAUTH={session.token}; path=/; HttpOnly"),
-        ("Set-Cookie", f"ASP.NET_SessionId={session.session_id}; path=/; HttpOnly; SameSite=Lax"),
-        ("Set-Cookie", f"CompanyID={tenant}; expires={expires}; path=/"),
-        ("Set-Cookie", f"Locale=Culture={locale}&TimeZone=GMTM0800A; expires={expires}; path=/"),
-        ("Set-Cookie", f"UserBranch={branch}; path=/"),
-    ])
+    return Response(
+        204,
+        content_type=None,
+        headers=[
+            ("Set-Cookie", f".ASPXAUTH={session.token}; path=/; HttpOnly"),
+            (
+                "Set-Cookie",
+                f"ASP.NET_SessionId={session.session_id}; path=/; HttpOnly; SameSite=Lax",
+            ),
+            ("Set-Cookie", f"CompanyID={tenant}; expires={expires}; path=/"),
+            (
+                "Set-Cookie",
+                f"Locale=Culture={locale}&TimeZone=GMTM0800A; expires={expires}; path=/",
+            ),
+            ("Set-Cookie", f"UserBranch={branch}; path=/"),
+        ],
+    )
 
 
 def logout(sim: Simulator, req: Request) -> Response:
@@ -123,10 +141,14 @@ def logout(sim: Simulator, req: Request) -> Response:
             sim.counters.incr("logouts")
         elif sim.auth.close_session(req.cookies.get(".ASPXAUTH")):
             sim.counters.incr("logouts")
-    return Response(204, content_type=None, headers=[
-        ("Set-Cookie", ".ASPXAUTH=; expires=Tue, 12-Oct-1999 00:00:00 GMT; path=/; HttpOnly"),
-        ("Set-Cookie", f"ASP.NET_SessionId=; expires={http_date(-365 * 86400)}; path=/"),
-    ])
+    return Response(
+        204,
+        content_type=None,
+        headers=[
+            ("Set-Cookie", ".ASPXAUTH=; expires=Tue, 12-Oct-1999 00:00:00 GMT; path=/; HttpOnly"),
+            ("Set-Cookie", f"ASP.NET_SessionId=; expires={http_date(-365 * 86400)}; path=/"),
+        ],
+    )
 
 
 def authenticate(sim: Simulator, req: Request) -> str | None:
@@ -171,19 +193,27 @@ def _optimization_failure(sim: Simulator, entity: str, query: dict) -> Response 
     config = (sim.faults.config.get("optimization_failure") or {}).get(entity)
     if not config:
         return None
-    asked = {p.strip().split("/")[0] for key in ("$expand", "$select")
-             for p in query.get(key, "").split(",") if p.strip()}
+    asked = {
+        p.strip().split("/")[0]
+        for key in ("$expand", "$select")
+        for p in query.get(key, "").split(",")
+        if p.strip()
+    }
     hit = [name for name in config if name in asked]
     if not hit:
         return None
     sim.counters.incr("faults_injected.optimization_failure")
     lines = "\r\n".join(
         f"{name}.{name}ID: The field is calculated by a view delegate and cannot be exported "
-        "in optimized mode." for name in hit)
-    return http_error(500, "An error has occurred.",
-                      "Optimization cannot be performed. The following fields cause the "
-                      f"error:\r\n{lines}",
-                      "PX.Api.ContractBased.OptimizedExport.CannotOptimizeException")
+        "in optimized mode."
+        for name in hit
+    )
+    return http_error(
+        500,
+        "An error has occurred.",
+        f"Optimization cannot be performed. The following fields cause the error:\r\n{lines}",
+        "PX.Api.ContractBased.OptimizedExport.CannotOptimizeException",
+    )
 
 
 def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Response:
@@ -196,8 +226,7 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
     except RequestError as exc:
         return invalid_request(str(exc))
     except ValueError:
-        return invalid_request("The query parameters $top and $skip must be non-negative "
-                               "integers.")
+        return invalid_request("The query parameters $top and $skip must be non-negative integers.")
     failure = _optimization_failure(sim, entity, query)
     if failure is not None:
         return failure
@@ -210,8 +239,10 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
             return invalid_request(str(exc))
         unknown = sorted(set(filt.fields) - renderer.known_filter_fields())
         if unknown:
-            return invalid_request(f"The field '{unknown[0]}' of the entity {entity} "
-                                   "cannot be used in $filter: it is not found.")
+            return invalid_request(
+                f"The field '{unknown[0]}' of the entity {entity} "
+                "cannot be used in $filter: it is not found."
+            )
     page = _select_rows(sim, renderer, filt, skip, top)
     sim.counters.incr("records_served", len(page))
     workers = int(sim.options["render_workers"])
@@ -219,8 +250,9 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
         opts = sim.options
         world = (opts["seed"], tuple(opts["timezone_offsets"]), opts["instance_path"])
         gzipped = "gzip" in req.headers.get("accept-encoding", "")
-        body = renderpool.render_list(workers, world, version, entity,
-                                      (select, expand, custom), page, gzipped)
+        body = renderpool.render_list(
+            workers, world, version, entity, (select, expand, custom), page, gzipped
+        )
         sim.counters.incr("pages_rendered_by_workers")
         return Response(200, body, content_encoding="gzip" if gzipped else None)
     plan = renderer.plan(select, expand, custom)
@@ -252,18 +284,23 @@ def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
             # A filter on the stamp alone (the tap's windows): a row whose stamp lies
             # strictly inside the floored bounds matches whatever the operators, so only
             # rows on a bound's millisecond need matches() (an index seek, as SQL does).
-            sure = filt.range_field == field and (lo_b is None or lo is not None) \
+            sure = (
+                filt.range_field == field
+                and (lo_b is None or lo is not None)
                 and (hi_b is None or hi is not None)
+            )
             break
-        candidates = store.rows_between(lo, hi) if (lo is not None or hi is not None) \
-            else range(len(store))
+        candidates = (
+            store.rows_between(lo, hi) if (lo is not None or hi is not None) else range(len(store))
+        )
         inner_lo = -(1 << 62) if lo is None else lo + 1
         inner_hi = (1 << 62) if hi is None else hi - 1
         matched = []
         for row in candidates:
             stamp = stamps[row]
-            if (sure and inner_lo < stamp < inner_hi) or \
-                    filt.matches(renderer.getter(row, versions[row], stamp)):
+            if (sure and inner_lo < stamp < inner_hi) or filt.matches(
+                renderer.getter(row, versions[row], stamp)
+            ):
                 matched.append((row, versions[row], stamps[row]))
                 if want is not None and len(matched) >= want:
                     break

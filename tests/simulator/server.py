@@ -28,10 +28,13 @@ from .wire import (
     unauthorized,
 )
 
-LONG_OPERATION = ("A long operation is running for this screen in the current session. "
-                  "Please try again later.")
-GATEWAY_PAGE = "<html><head><title>{status} - Service Unavailable</title></head><body>" \
-               "<h1>{status}</h1><p>The service is temporarily unavailable.</p></body></html>"
+LONG_OPERATION = (
+    "A long operation is running for this screen in the current session. Please try again later."
+)
+GATEWAY_PAGE = (
+    "<html><head><title>{status} - Service Unavailable</title></head><body>"
+    "<h1>{status}</h1><p>The service is temporarily unavailable.</p></body></html>"
+)
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -98,11 +101,18 @@ class Handler(BaseHTTPRequestHandler):
         if instance and not (path == instance or path.startswith(instance + "/")):
             self._send(html(200, LOGIN_PAGE))
             return
-        sub = path[len(instance):].lstrip("/")
+        sub = path[len(instance) :].lstrip("/")
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        req = Request(method, sub, dict(parse_qsl(split.query, keep_blank_values=True)),
-                      split.query, {k.lower(): v for k, v in self.headers.items()}, body,
-                      f"http://{host}{instance}", split.path[len(instance):].lstrip("/"))
+        req = Request(
+            method,
+            sub,
+            dict(parse_qsl(split.query, keep_blank_values=True)),
+            split.query,
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+            f"http://{host}{instance}",
+            split.path[len(instance) :].lstrip("/"),
+        )
         if sub.startswith("__control/") or sub == "__control":
             self._send(control.handle(sim, req))
             return
@@ -112,8 +122,13 @@ class Handler(BaseHTTPRequestHandler):
         counters = sim.counters
         counters.incr("requests")
         counters.incr(f"requests_by_kind.{kind}")
-        entry = {"kind": kind, "method": method, "path": sub, "query": req.query,
-                 "start": round(time.time(), 4)}
+        entry = {
+            "kind": kind,
+            "method": method,
+            "path": sub,
+            "query": req.query,
+            "start": round(time.time(), 4),
+        }
         sim.request_log.append(entry)
         data = kind in DATA_KINDS
         if data:
@@ -121,8 +136,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             response = self._faulted(sim, req, kind) or route(sim, req, kind)
         except Exception as exc:  # a simulator bug must still answer (and be visible)
-            response = http_error(500, "An error has occurred.", f"Simulator error: {exc!r}",
-                                  "System.Exception")
+            response = http_error(
+                500, "An error has occurred.", f"Simulator error: {exc!r}", "System.Exception"
+            )
         finally:
             if data:
                 counters.leave()
@@ -151,24 +167,31 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "drop":
             return Response(0, drop=True)
         if fault == "429":
-            resp = http_error(429, "API request limit exceeded.",
-                              "The request was rejected because the number of API requests "
-                              "per minute allowed by the license has been exceeded.",
-                              "PX.Api.ApiRequestLimitException")
+            resp = http_error(
+                429,
+                "API request limit exceeded.",
+                "The request was rejected because the number of API requests "
+                "per minute allowed by the license has been exceeded.",
+                "PX.Api.ApiRequestLimitException",
+            )
             if config.get("retry_after") is not None:
                 resp.headers.append(("Retry-After", str(config["retry_after"])))
             return resp
         if fault == "bad_body":
             return _bad_body(sim, req, kind, str(config.get("bad_body") or "truncated"))
         if fault == "409":
-            return http_error(409, LONG_OPERATION, LONG_OPERATION,
-                              "PX.Data.PXLongOperationException")
+            return http_error(
+                409, LONG_OPERATION, LONG_OPERATION, "PX.Data.PXLongOperationException"
+            )
         status = int(config.get("status_5xx") or 500)
         if status == 500:
-            return http_error(500, "An error has occurred.",
-                              "Timeout expired. The timeout period elapsed prior to "
-                              "completion of the operation or the server is not responding.",
-                              "System.Data.SqlClient.SqlException")
+            return http_error(
+                500,
+                "An error has occurred.",
+                "Timeout expired. The timeout period elapsed prior to "
+                "completion of the operation or the server is not responding.",
+                "System.Data.SqlClient.SqlException",
+            )
         return html(status, GATEWAY_PAGE.format(status=status))
 
     def _send(self, response: Response) -> None:
@@ -210,8 +233,13 @@ def _bad_body(sim: Simulator, req: Request, kind: str, style: str) -> Response:
     if real.status != 200:
         return real
     body = gzip.decompress(real.body) if real.content_encoding == "gzip" else real.body
-    return Response(200, body[: max(1, len(body) // 2)], content_type=real.content_type,
-                    headers=list(real.headers), after=real.after)
+    return Response(
+        200,
+        body[: max(1, len(body) // 2)],
+        content_type=real.content_type,
+        headers=list(real.headers),
+        after=real.after,
+    )
 
 
 def classify(method: str, sub: str) -> str:
@@ -283,8 +311,9 @@ def route(sim: Simulator, req: Request, kind: str) -> Response:
 
 
 def _not_allowed(method: str) -> Response:
-    return json_response(405, {"message": f"The requested resource does not support http "
-                                          f"method '{method}'."})
+    return json_response(
+        405, {"message": f"The requested resource does not support http method '{method}'."}
+    )
 
 
 def _live_mutation(sim: Simulator, entity: str) -> None:
@@ -321,13 +350,12 @@ def odata(sim: Simulator, req: Request) -> Response:
         subpath = "/".join(parts[2:] if tenant else parts[1:])
         root = f"{req.base_url}/{'/'.join(parts[:2] if tenant else parts[:1])}/"
     if not _odata_auth(sim, req, tenant):
-        resp = json_response(401, {"message": "Authorization has been denied for this "
-                                              "request."})
+        resp = json_response(401, {"message": "Authorization has been denied for this request."})
         resp.headers.append(("WWW-Authenticate", 'Basic realm="Acumatica OData"'))
         return resp
-    status, out_headers, body = sim.odata.handle(req.method, family, tenant, subpath,
-                                                 req.query, dict(req.headers),
-                                                 service_root=root)
+    status, out_headers, body = sim.odata.handle(
+        req.method, family, tenant, subpath, req.query, dict(req.headers), service_root=root
+    )
     ctype = None
     extra = []
     for name, value in out_headers.items():
@@ -357,8 +385,9 @@ def serve(sim: Simulator, host: str, port: int) -> SimulatorServer:
     for version in sim.options["versions"]:
         contract(version)  # parse swaggers before READY, not on the first request
     server = SimulatorServer((host, port), sim)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     name="simulator", daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="simulator", daemon=True
+    ).start()
     return server
 
 

@@ -73,10 +73,19 @@ class Counters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.data: dict = {
-            "logins": 0, "logouts": 0, "bearer_logouts": 0, "login_failures": 0,
-            "requests": 0, "requests_by_kind": {}, "in_flight": 0, "max_in_flight": 0,
-            "tokens_issued": {}, "token_failures": 0, "faults_injected": {},
-            "records_served": 0, "mutations": 0,
+            "logins": 0,
+            "logouts": 0,
+            "bearer_logouts": 0,
+            "login_failures": 0,
+            "requests": 0,
+            "requests_by_kind": {},
+            "in_flight": 0,
+            "max_in_flight": 0,
+            "tokens_issued": {},
+            "token_failures": 0,
+            "faults_injected": {},
+            "records_served": 0,
+            "mutations": 0,
         }
 
     def incr(self, key: str, n: int = 1) -> None:
@@ -104,10 +113,25 @@ class Counters:
 class Faults:
     """The current fault configuration and its seeded random source."""
 
-    KEYS = frozenset({"rate_429", "retry_after", "rate_5xx", "status_5xx", "rate_409",
-                      "latency_ms", "drop_rate", "expire_sessions", "optimization_failure",
-                      "live_mutation", "fault_seed", "only_kinds", "odata_forbidden",
-                      "rate_bad_body", "bad_body"})
+    KEYS = frozenset(
+        {
+            "rate_429",
+            "retry_after",
+            "rate_5xx",
+            "status_5xx",
+            "rate_409",
+            "latency_ms",
+            "drop_rate",
+            "expire_sessions",
+            "optimization_failure",
+            "live_mutation",
+            "fault_seed",
+            "only_kinds",
+            "odata_forbidden",
+            "rate_bad_body",
+            "bad_body",
+        }
+    )
 
     def __init__(self, config: dict | None = None) -> None:
         config = dict(config or {})
@@ -126,8 +150,13 @@ class Faults:
         """Which fault (if any) hits this request: drop, 429, 5xx, 409 or bad_body."""
         if not self.applies(kind):
             return None
-        for name, key in (("drop", "drop_rate"), ("429", "rate_429"), ("5xx", "rate_5xx"),
-                          ("409", "rate_409"), ("bad_body", "rate_bad_body")):
+        for name, key in (
+            ("drop", "drop_rate"),
+            ("429", "rate_429"),
+            ("5xx", "rate_5xx"),
+            ("409", "rate_409"),
+            ("bad_body", "rate_bad_body"),
+        ):
             rate = float(self.config.get(key) or 0)
             if rate and self.rng.random() < rate:
                 return name
@@ -170,8 +199,10 @@ class Simulator:
             #: The latest requests (kind, method, path, query): lets tests check what a
             #: client asked for ($select, $expand, $custom), as a server log would.
             self.request_log: collections.deque[dict] = collections.deque(maxlen=5000)
-            self.auth = AuthState(idle_seconds=self.options["session_idle_seconds"],
-                                  token_lifetime=self.options["token_lifetime_seconds"])
+            self.auth = AuthState(
+                idle_seconds=self.options["session_idle_seconds"],
+                token_lifetime=self.options["token_lifetime_seconds"],
+            )
             self.stores: dict[str, EntityStore] = {}
             self.renderers: dict[tuple[str, str], EntityRenderer] = {}
             self.row_cache = RowCache(int(self.options["row_cache_mb"]) * 1024 * 1024)
@@ -180,9 +211,13 @@ class Simulator:
     def _make_odata(self):
         from .odata import ODataService
 
-        return ODataService(seed=self.options["seed"], sizes=self.options["odata_sizes"],
-                            counters=self.counters, clock=now_utc,
-                            forbidden=tuple(self.options["odata_forbidden"]))
+        return ODataService(
+            seed=self.options["seed"],
+            sizes=self.options["odata_sizes"],
+            counters=self.counters,
+            clock=now_utc,
+            forbidden=tuple(self.options["odata_forbidden"]),
+        )
 
     @property
     def tenants(self) -> list[str]:
@@ -208,10 +243,14 @@ class Simulator:
             key = (version, entity)
             renderer = self.renderers.get(key)
             if renderer is None:
-                renderer = EntityRenderer(contract(version), entity, self.store(entity),
-                                          seed=self.options["seed"],
-                                          offsets=list(self.options["timezone_offsets"]),
-                                          instance_path=self.options["instance_path"])
+                renderer = EntityRenderer(
+                    contract(version),
+                    entity,
+                    self.store(entity),
+                    seed=self.options["seed"],
+                    offsets=list(self.options["timezone_offsets"]),
+                    instance_path=self.options["instance_path"],
+                )
                 self.renderers[key] = renderer
             return renderer
 
@@ -231,9 +270,11 @@ class Simulator:
             store.update(rows, stamp)
             new = store.insert(int(insert), stamp) if insert else []
             self.counters.incr("mutations")
-            return {"updated": [store.row_id(r) for r in rows],
-                    "inserted": [store.row_id(r) for r in new],
-                    "stamp_ms": stamp}
+            return {
+                "updated": [store.row_id(r) for r in rows],
+                "inserted": [store.row_id(r) for r in new],
+                "stamp_ms": stamp,
+            }
 
 
 class RowCache:

@@ -77,14 +77,12 @@ class EntityStore:
         return array("i", sorted(self.order[start:end]))
 
     def _unindex(self, row: int) -> None:
-        pos = bisect_left(self.order, (self.stamps[row], row),
-                          key=lambda r: (self.stamps[r], r))
+        pos = bisect_left(self.order, (self.stamps[row], row), key=lambda r: (self.stamps[r], r))
         assert self.order[pos] == row
         del self.order[pos]
 
     def _index(self, row: int) -> None:
-        pos = bisect_left(self.order, (self.stamps[row], row),
-                          key=lambda r: (self.stamps[r], r))
+        pos = bisect_left(self.order, (self.stamps[row], row), key=lambda r: (self.stamps[r], r))
         self.order.insert(pos, row)
 
     def update(self, rows: list[int], now_ms: int) -> None:

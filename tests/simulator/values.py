@@ -23,10 +23,28 @@ POOL = 64
 MASK64 = (1 << 64) - 1
 
 WORDS = (
-    "National Power", "Acme Supplies", "Café Müller", 'The "Quoted" Co', "Back\\Slash Ltd",
-    "Zürich Trading", "東京 Imports", "O'Brien & Sons", "Northwind", "Contoso", "Fabrikam",
-    "Tailspin", "Wide World", "Adventure Works", "Litware", "Proseware", "Blue Yonder",
-    "Inverter Blower", "Battery Replacement", "Line\nBreak Inc", "Tab\tSeparated", "Ωmega",
+    "National Power",
+    "Acme Supplies",
+    "Café Müller",
+    'The "Quoted" Co',
+    "Back\\Slash Ltd",
+    "Zürich Trading",
+    "東京 Imports",
+    "O'Brien & Sons",
+    "Northwind",
+    "Contoso",
+    "Fabrikam",
+    "Tailspin",
+    "Wide World",
+    "Adventure Works",
+    "Litware",
+    "Proseware",
+    "Blue Yonder",
+    "Inverter Blower",
+    "Battery Replacement",
+    "Line\nBreak Inc",
+    "Tab\tSeparated",
+    "Ωmega",
 )
 BIG_DECIMALS = (
     Decimal("12345678901234.5678"),
@@ -57,8 +75,12 @@ def row_bits(base: int, row: int, version: int) -> int:
 
 
 def make_uuid(*parts: object) -> str:
-    return str(uuid.UUID(bytes=hashlib.blake2b("\x1f".join(map(str, parts)).encode(),
-                                                digest_size=16).digest(), version=4))
+    return str(
+        uuid.UUID(
+            bytes=hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest(),
+            version=4,
+        )
+    )
 
 
 def ms_to_datetime(ms: int) -> datetime:
@@ -117,8 +139,9 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def pool_for(value_type: str, field_name: str, salt: object, offsets: list[int],
-             lo_ms: int, hi_ms: int) -> list[tuple[object, str | None]]:
+def pool_for(
+    value_type: str, field_name: str, salt: object, offsets: list[int], lo_ms: int, hi_ms: int
+) -> list[tuple[object, str | None]]:
     """POOL (typed value, rendered JSON value or None) pairs for one field."""
     rng = random.Random(stable_hash("pool", salt, field_name))
     empty = rng.choice((0.0, 0.0, 0.1, 0.3, 1.0))
@@ -136,7 +159,7 @@ def pool_for(value_type: str, field_name: str, salt: object, offsets: list[int],
             elif r < 0.3:
                 value = Decimal(rng.choice((0, 1, 7000, 100, 30)))
             else:
-                value = Decimal(rng.randint(-10**8, 10**9)) / 10000
+                value = Decimal(rng.randint(-(10**8), 10**9)) / 10000
             out.append((value, format_decimal(value, four_places)))
             continue
         if value_type in ("DateTimeValue", "DateOnlyValue"):
@@ -149,7 +172,7 @@ def pool_for(value_type: str, field_name: str, salt: object, offsets: list[int],
         if value_type == "BooleanValue":
             value = rng.random() < 0.5
         elif value_type == "IntValue":
-            value = rng.choice((0, 1, -1, 2147483647, rng.randint(-10**6, 10**6)))
+            value = rng.choice((0, 1, -1, 2147483647, rng.randint(-(10**6), 10**6)))
         elif value_type == "ShortValue":
             value = rng.choice((0, 1, -32768, 32767, rng.randint(0, 500)))
         elif value_type == "LongValue":
@@ -170,7 +193,8 @@ def _string(rng: random.Random, field_name: str, i: int) -> str:
     lowered = field_name.lower()
     if lowered.endswith(("id", "class", "code", "type", "uom")):
         return rng.choice(("DEFAULT", "USD", "EA", "TRUCK", "NET30", "MAIN", "01", "SO", "")) + (
-            str(i % 5) if i % 3 == 0 else "")
+            str(i % 5) if i % 3 == 0 else ""
+        )
     if "status" in lowered:
         return rng.choice(("Active", "On Hold", "Completed", "Open", "Inactive"))
     if "email" in lowered:

@@ -57,17 +57,26 @@ class Response:
 
 
 def json_response(status: int, payload: object, headers=None) -> Response:
-    return Response(status, json.dumps(payload, ensure_ascii=False).encode(),
-                    headers=list(headers or []))
+    return Response(
+        status, json.dumps(payload, ensure_ascii=False).encode(), headers=list(headers or [])
+    )
 
 
-def http_error(status: int, message: str, exception_message: str | None = None,
-               exception_type: str = "PX.Data.PXException", stack: str = "") -> Response:
+def http_error(
+    status: int,
+    message: str,
+    exception_message: str | None = None,
+    exception_type: str = "PX.Data.PXException",
+    stack: str = "",
+) -> Response:
     """Acumatica's HttpError body (Web API): message, exceptionMessage, exceptionType, stackTrace."""
     payload: dict = {"message": message}
     if exception_message is not None:
-        payload.update(exceptionMessage=exception_message, exceptionType=exception_type,
-                       stackTrace=stack or "   at PX.Api.ContractBased.WebApi (simulated)")
+        payload.update(
+            exceptionMessage=exception_message,
+            exceptionType=exception_type,
+            stackTrace=stack or "   at PX.Api.ContractBased.WebApi (simulated)",
+        )
     return json_response(status, payload)
 
 
@@ -77,8 +86,9 @@ def invalid_request(detail: str) -> Response:
 
 
 def not_found_resource(url: str) -> Response:
-    return json_response(404, {"message": f"No HTTP resource was found that matches the "
-                                          f"request URI '{url}'."})
+    return json_response(
+        404, {"message": f"No HTTP resource was found that matches the request URI '{url}'."}
+    )
 
 
 def unauthorized(bearer: bool = False) -> Response:
