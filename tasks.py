@@ -48,7 +48,9 @@ def ensure_venv() -> None:
 
 def cmd_test(args: list[str]) -> None:
     ensure_venv()
-    _run(_bin("ruff"), "check", "tap_acumatica", "tests", "benchmarks", "scripts", "tasks.py")
+    sources = ("tap_acumatica", "tests", "benchmarks", "scripts", "tasks.py")
+    _run(_bin("ruff"), "check", *sources)
+    _run(_bin("ruff"), "format", "--check", *sources)
     _run(_bin("mypy"))
     _run(_bin("python"), "-m", "pytest", *args)
 
