@@ -9,11 +9,11 @@ transformer that unwraps and normalises values once, with no per-record schema w
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import re
 import typing as t
 from dataclasses import dataclass, field
+
+from tap_acumatica.datetimes import normalize_datetime
 
 VALUE_TYPES: dict[str, dict[str, t.Any]] = {
     "StringValue": {"type": ["string", "null"]},
@@ -278,59 +278,6 @@ def custom_fields_of(adhoc: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]
 
 
 # --- records ---------------------------------------------------------------------------------
-
-_OFFSET_DT = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
-)
-UTC = dt.timezone.utc
-
-
-UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-_MS = dt.timedelta(milliseconds=1)
-
-
-def parse_datetime(text: str) -> dt.datetime:
-    """Parse Acumatica's date-times: 1-7 fraction digits, with or without an offset.
-
-    Python 3.10's ``fromisoformat`` only takes 3 or 6 fraction digits, and Acumatica trims
-    trailing zeros (``.34``). A value without an offset is taken as UTC.
-    """
-    if len(text) >= 19 and text[10] == "T":
-        # Fast path (every value on Python 3.11+, most on 3.10): fromisoformat keeps the
-        # first six fraction digits, exactly as the pattern below does.
-        try:
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    match = _OFFSET_DT.match(text)
-    if not match:
-        raise ValueError(f"not an Acumatica date-time: {text!r}")
-    day, clock, fraction, offset = match.groups()
-    micro = (fraction or "0")[:6].ljust(6, "0")
-    if offset is None or offset == "Z":
-        tz_text = "+00:00"
-    else:
-        tz_text = offset if ":" in offset else f"{offset[:3]}:{offset[3:]}"
-    return dt.datetime.fromisoformat(f"{day}T{clock}.{micro}{tz_text}")
-
-
-def stamp_ms(text: str) -> int:
-    """An Acumatica date-time as whole epoch milliseconds (a census stamp)."""
-    return (parse_datetime(text) - UNIX_EPOCH) // _MS
-
-
-def format_utc(moment: dt.datetime) -> str:
-    """The one fixed format of every date-time the tap emits (string order = time order)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def normalize_datetime(text: str | None) -> str | None:
-    if text is None or text == "":
-        return None
-    return format_utc(parse_datetime(text))
-
 
 Converter = t.Callable[[t.Any], t.Any]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-UTC = dt.timezone.utc
+from tap_acumatica.datetimes import UTC
 
 
 def _iso_ms(moment: dt.datetime) -> str:

@@ -35,7 +35,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from tap_acumatica.contract import normalize_datetime
+from tap_acumatica.datetimes import normalize_datetime
 from tap_acumatica.errors import (
     AcumaticaAPIError,
     AcumaticaError,
