@@ -14,6 +14,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from tap_acumatica.datetimes import normalize_datetime
+from tap_acumatica.schemas import has_type
 
 VALUE_TYPES: dict[str, dict[str, t.Any]] = {
     "StringValue": {"type": ["string", "null"]},
@@ -47,7 +48,14 @@ CUSTOM_TYPES: dict[str, dict[str, t.Any]] = {
 #: ``$custom=View.Field`` it came from without ambiguity.
 CUSTOM_PREFIX = "custom__"
 STAMP_FIELDS = ("LastModifiedDateTime", "LastModified")
+#: Properties the contract-based API puts beside the fields of every entity, detail line and
+#: linked entity (not fields of the entity itself).
 SYSTEM_FIELDS = ("id", "rowNumber", "note", "custom", "files", "error", "_links")
+#: The system fields a record keeps as properties of its own: ``custom`` becomes flat
+#: ``custom__<View>__<Field>`` properties, ``error`` and ``_links`` are dropped. ``note`` is
+#: wrapped like a field in most endpoint versions but a bare string in 17.200.001; the
+#: others are never wrapped.
+SYSTEM_PROPERTIES = frozenset(SYSTEM_FIELDS) - {"custom", "error", "_links"}
 MAX_DEPTH = 4  # nested detail/linked levels kept in schemas (Details/Allocations is 2)
 
 
@@ -69,12 +77,6 @@ class Shape:
     definition: str
     fields: dict[str, FieldSpec] = field(default_factory=dict)
     note_wrapped: bool = True  # 17.200.001 sends `note` as a plain string
-
-    def value_fields(self) -> list[str]:
-        return [n for n, f in self.fields.items() if f.kind in ("value", "plain")]
-
-    def nested_fields(self) -> list[str]:
-        return [n for n, f in self.fields.items() if f.kind in ("detail", "linked")]
 
 
 @dataclass
@@ -295,11 +297,6 @@ def _plain(value: t.Any) -> t.Any:
     return value
 
 
-def _is_type(schema: t.Mapping[str, t.Any], name: str) -> bool:
-    kind = schema.get("type")
-    return kind == name or (isinstance(kind, list) and name in kind)
-
-
 def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any]], dict]:
     """A function turning one raw Acumatica record into an unwrapped record of ``schema``.
 
@@ -342,11 +339,11 @@ def compile_plan(schema: t.Mapping[str, t.Any]) -> tuple[dict[str, Converter], C
         if source is not None:
             convert = unwrap_datetime if prop.get("format") == "date-time" else unwrap
             customs[source] = (name, convert)
-        elif name in ("id", "rowNumber", "files"):
-            plan[name] = _plain
-        elif _is_type(prop, "array"):
+        elif name in SYSTEM_PROPERTIES and name != "note":
+            plan[name] = _plain  # never wrapped (``note`` may be: unwrapped below)
+        elif has_type(prop, "array"):
             plan[name] = _list_converter(compile_schema(prop.get("items", {})))
-        elif _is_type(prop, "object"):
+        elif has_type(prop, "object"):
             plan[name] = _object_converter(compile_schema(prop))
         elif prop.get("format") == "date-time":
             plan[name] = unwrap_datetime
@@ -373,7 +370,7 @@ def selected_schema(
         crumb = (*breadcrumb, "properties", name)
         if not selected(crumb):
             continue
-        nested = _is_type(prop, "object") and "properties" in prop and not _is_type(prop, "array")
+        nested = has_type(prop, "object") and "properties" in prop and not has_type(prop, "array")
         props[name] = selected_schema(prop, selected, crumb) if nested else prop
     out["properties"] = props
     return out
