@@ -27,7 +27,6 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tap_acumatica import __version__
-from tap_acumatica.auth import AcumaticaAuth, ensure_json_api
 from tap_acumatica.errors import (
     LOGIN_LIMIT_MARK,
     OPTIMIZATION_MARK,
@@ -40,6 +39,9 @@ from tap_acumatica.errors import (
 )
 from tap_acumatica.logs import redact_secrets
 from tap_acumatica.settings import SECRET_SETTINGS, normalize_base_url
+
+if t.TYPE_CHECKING:
+    from tap_acumatica.auth import AcumaticaAuth
 
 LOGGER = logging.getLogger("tap_acumatica.client")
 
@@ -100,6 +102,17 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
 def decode_json(content: bytes) -> t.Any:
     """Decode JSON with decimals as ``Decimal``: Acumatica decimals must not lose digits."""
     return _JSON.decode(content)
+
+
+def ensure_json_api(response: requests.Response, what: str, base_url: str) -> None:
+    """Refuse HTML or other non-API answers with a message about the URL."""
+    content_type = response.headers.get("Content-Type", "")
+    if "html" in content_type.lower():
+        raise AcumaticaResponseError(
+            f"{what}: {base_url} answered an HTML page (HTTP {response.status_code}) "
+            "instead of Acumatica's API. Check 'url': it must be the instance's base URL "
+            "including its instance path (e.g. https://host/AcumaticaERP)."
+        )
 
 
 class RateLimiter:

@@ -9,11 +9,12 @@ transformer that unwraps and normalises values once, with no per-record schema w
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import re
 import typing as t
 from dataclasses import dataclass, field
+
+from tap_acumatica.datetimes import normalize_datetime
+from tap_acumatica.schemas import has_type
 
 VALUE_TYPES: dict[str, dict[str, t.Any]] = {
     "StringValue": {"type": ["string", "null"]},
@@ -47,7 +48,14 @@ CUSTOM_TYPES: dict[str, dict[str, t.Any]] = {
 #: ``$custom=View.Field`` it came from without ambiguity.
 CUSTOM_PREFIX = "custom__"
 STAMP_FIELDS = ("LastModifiedDateTime", "LastModified")
+#: Properties the contract-based API puts beside the fields of every entity, detail line and
+#: linked entity (not fields of the entity itself).
 SYSTEM_FIELDS = ("id", "rowNumber", "note", "custom", "files", "error", "_links")
+#: The system fields a record keeps as properties of its own: ``custom`` becomes flat
+#: ``custom__<View>__<Field>`` properties, ``error`` and ``_links`` are dropped. ``note`` is
+#: wrapped like a field in most endpoint versions but a bare string in 17.200.001; the
+#: others are never wrapped.
+SYSTEM_PROPERTIES = frozenset(SYSTEM_FIELDS) - {"custom", "error", "_links"}
 MAX_DEPTH = 4  # nested detail/linked levels kept in schemas (Details/Allocations is 2)
 
 
@@ -69,12 +77,6 @@ class Shape:
     definition: str
     fields: dict[str, FieldSpec] = field(default_factory=dict)
     note_wrapped: bool = True  # 17.200.001 sends `note` as a plain string
-
-    def value_fields(self) -> list[str]:
-        return [n for n, f in self.fields.items() if f.kind in ("value", "plain")]
-
-    def nested_fields(self) -> list[str]:
-        return [n for n, f in self.fields.items() if f.kind in ("detail", "linked")]
 
 
 @dataclass
@@ -279,59 +281,6 @@ def custom_fields_of(adhoc: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]
 
 # --- records ---------------------------------------------------------------------------------
 
-_OFFSET_DT = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
-)
-UTC = dt.timezone.utc
-
-
-UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-_MS = dt.timedelta(milliseconds=1)
-
-
-def parse_datetime(text: str) -> dt.datetime:
-    """Parse Acumatica's date-times: 1-7 fraction digits, with or without an offset.
-
-    Python 3.10's ``fromisoformat`` only takes 3 or 6 fraction digits, and Acumatica trims
-    trailing zeros (``.34``). A value without an offset is taken as UTC.
-    """
-    if len(text) >= 19 and text[10] == "T":
-        # Fast path (every value on Python 3.11+, most on 3.10): fromisoformat keeps the
-        # first six fraction digits, exactly as the pattern below does.
-        try:
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    match = _OFFSET_DT.match(text)
-    if not match:
-        raise ValueError(f"not an Acumatica date-time: {text!r}")
-    day, clock, fraction, offset = match.groups()
-    micro = (fraction or "0")[:6].ljust(6, "0")
-    if offset is None or offset == "Z":
-        tz_text = "+00:00"
-    else:
-        tz_text = offset if ":" in offset else f"{offset[:3]}:{offset[3:]}"
-    return dt.datetime.fromisoformat(f"{day}T{clock}.{micro}{tz_text}")
-
-
-def stamp_ms(text: str) -> int:
-    """An Acumatica date-time as whole epoch milliseconds (a census stamp)."""
-    return (parse_datetime(text) - UNIX_EPOCH) // _MS
-
-
-def format_utc(moment: dt.datetime) -> str:
-    """The one fixed format of every date-time the tap emits (string order = time order)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def normalize_datetime(text: str | None) -> str | None:
-    if text is None or text == "":
-        return None
-    return format_utc(parse_datetime(text))
-
-
 Converter = t.Callable[[t.Any], t.Any]
 
 
@@ -346,11 +295,6 @@ def unwrap_datetime(value: t.Any) -> t.Any:
 
 def _plain(value: t.Any) -> t.Any:
     return value
-
-
-def _is_type(schema: t.Mapping[str, t.Any], name: str) -> bool:
-    kind = schema.get("type")
-    return kind == name or (isinstance(kind, list) and name in kind)
 
 
 def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any]], dict]:
@@ -395,11 +339,11 @@ def compile_plan(schema: t.Mapping[str, t.Any]) -> tuple[dict[str, Converter], C
         if source is not None:
             convert = unwrap_datetime if prop.get("format") == "date-time" else unwrap
             customs[source] = (name, convert)
-        elif name in ("id", "rowNumber", "files"):
-            plan[name] = _plain
-        elif _is_type(prop, "array"):
+        elif name in SYSTEM_PROPERTIES and name != "note":
+            plan[name] = _plain  # never wrapped (``note`` may be: unwrapped below)
+        elif has_type(prop, "array"):
             plan[name] = _list_converter(compile_schema(prop.get("items", {})))
-        elif _is_type(prop, "object"):
+        elif has_type(prop, "object"):
             plan[name] = _object_converter(compile_schema(prop))
         elif prop.get("format") == "date-time":
             plan[name] = unwrap_datetime
@@ -426,7 +370,7 @@ def selected_schema(
         crumb = (*breadcrumb, "properties", name)
         if not selected(crumb):
             continue
-        nested = _is_type(prop, "object") and "properties" in prop and not _is_type(prop, "array")
+        nested = has_type(prop, "object") and "properties" in prop and not has_type(prop, "array")
         props[name] = selected_schema(prop, selected, crumb) if nested else prop
     out["properties"] = props
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-UTC = dt.timezone.utc
+from tap_acumatica.datetimes import UTC
 
 
 def _iso_ms(moment: dt.datetime) -> str:
@@ -39,7 +39,3 @@ def window_filter(
     if start is None:
         return upper
     return f"{field} gt {datetime_literal(start, dialect)} and {upper}"
-
-
-def equals_filter(field: str, moment: dt.datetime, dialect: str = "rest") -> str:
-    return f"{field} eq {datetime_literal(moment, dialect)}"

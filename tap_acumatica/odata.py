@@ -35,7 +35,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from tap_acumatica.contract import normalize_datetime
+from tap_acumatica.datetimes import normalize_datetime
 from tap_acumatica.errors import (
     AcumaticaAPIError,
     AcumaticaError,
@@ -43,6 +43,7 @@ from tap_acumatica.errors import (
     ConfigError,
     body_detail,
 )
+from tap_acumatica.schemas import schema_types
 from tap_acumatica.streams import AcumaticaStream, Record
 
 if t.TYPE_CHECKING:
@@ -314,8 +315,7 @@ def odata_literal(value: t.Any) -> str:
 
 
 def _kind(prop: t.Mapping[str, t.Any]) -> str:
-    kinds = prop.get("type")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
+    kinds = schema_types(prop)
     if prop.get("format") == "date-time":
         return "date-time"
     for kind in ("integer", "number", "boolean", "string"):

@@ -20,16 +20,13 @@ import msgspec
 
 from tap_acumatica.client import decode_json
 from tap_acumatica.contract import (
+    SYSTEM_PROPERTIES,
     compile_plan,
     flatten_custom,
     transform_from,
     unwrap,
     unwrap_datetime,
 )
-
-#: Values that may be bare rather than wrapped (``note`` is a plain string in some
-#: endpoint versions); they keep their generic decoding and converter.
-SYSTEM_KEYS = frozenset({"id", "rowNumber", "note", "files"})
 
 
 class Wrapped(msgspec.Struct, gc=False):
@@ -54,7 +51,9 @@ class ListDecoder:
         rename: dict[str, str] = {}
         steps: list[tuple[str, int, t.Any]] = []
         for index, (key, convert) in enumerate(plan.items()):
-            wrapped = key not in SYSTEM_KEYS and convert in (unwrap, unwrap_datetime)
+            # System properties may be bare (``note`` is in some endpoint versions): they
+            # keep their generic decoding and converter.
+            wrapped = key not in SYSTEM_PROPERTIES and convert in (unwrap, unwrap_datetime)
             kind = _OTHER if not wrapped else _DATETIME if convert is unwrap_datetime else _SCALAR
             attr = f"f{index}"  # raw keys need not be identifiers; rename maps them
             rename[attr] = key

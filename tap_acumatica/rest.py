@@ -12,13 +12,14 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlencode
 
-from tap_acumatica.contract import custom_source, selected_schema
+from tap_acumatica.contract import SYSTEM_PROPERTIES, custom_source, selected_schema
 from tap_acumatica.errors import (
     AcumaticaAPIError,
     AcumaticaResponseError,
     OptimizationError,
 )
 from tap_acumatica.records import ListDecoder
+from tap_acumatica.schemas import has_type
 from tap_acumatica.streams import MAX_QUERY_LENGTH, AcumaticaStream, Record
 
 if t.TYPE_CHECKING:
@@ -26,18 +27,15 @@ if t.TYPE_CHECKING:
 
     from tap_acumatica.tap import TapAcumatica
 
-SYSTEM_PROPERTIES = ("id", "rowNumber", "note", "files")
 Options = dict[str, str]
 
 
 def _nested(prop: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any] | None:
     """The object schema of a detail collection or linked entity, else None."""
-    kind = prop.get("type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    if "array" in kinds:
+    if has_type(prop, "array"):
         items = prop.get("items", {})
         return items if "properties" in items else None
-    if "object" in kinds and "properties" in prop:
+    if has_type(prop, "object") and "properties" in prop:
         return prop
     return None
 

@@ -11,9 +11,9 @@ import numbers
 import typing as t
 from urllib.parse import urlsplit, urlunsplit
 
-import pendulum
 from singer_sdk import typing as th
 
+from tap_acumatica.datetimes import parse_start_date
 from tap_acumatica.errors import ConfigError
 
 AUTH_SCHEMES = ("Basic", "OAuthPassword", "OAuth", "OAuthImplicit")
@@ -315,21 +315,6 @@ def normalize_base_url(url: str) -> str:
         segments = segments[: lowered.index("entity")]
     path = "/".join(segments).rstrip("/") + "/"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def parse_start_date(value: str | None) -> pendulum.DateTime | None:
-    """Parse ``start_date`` strictly; a naive value is UTC."""
-    if not value:
-        return None
-    try:
-        parsed = pendulum.parse(value, tz="UTC")
-    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
-        raise ConfigError(f"Setting 'start_date' is not an ISO 8601 date-time: {value!r}.") from exc
-    if not isinstance(parsed, pendulum.DateTime):
-        if isinstance(parsed, pendulum.Date):
-            return pendulum.datetime(parsed.year, parsed.month, parsed.day, tz="UTC")
-        raise ConfigError(f"Setting 'start_date' is not an ISO 8601 date-time: {value!r}.")
-    return parsed.in_timezone("UTC")
 
 
 def validate_config(config: t.Mapping[str, t.Any]) -> None:

@@ -22,18 +22,25 @@ import time
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import pairwise
 
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
-from tap_acumatica.contract import UNIX_EPOCH, UTC, format_utc, parse_datetime, stamp_ms
+from tap_acumatica.datetimes import (
+    BEFORE_ANY_STAMP,
+    UTC,
+    format_utc,
+    from_ms,
+    parse_datetime,
+    parse_start_date,
+    stamp_ms,
+    truncate_ms,
+)
 from tap_acumatica.errors import AcumaticaAPIError, AcumaticaError
 from tap_acumatica.filters import window_filter
-from tap_acumatica.settings import parse_start_date
-from tap_acumatica.windows import EPOCH, RESOLUTION, Window, WindowPlanner, truncate_ms
+from tap_acumatica.windows import Window, WindowPlanner, split_at_quantiles
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -45,36 +52,6 @@ Record = dict[str, t.Any]
 MAX_QUERY_LENGTH = 1800  # IIS refuses query strings over 2048 bytes by default
 CENSUS_PAGE_FACTOR = 10  # a census request holds up to this many pages' worth of stamps
 MAX_RESTARTS = 3
-
-
-def _from_ms(value: int) -> dt.datetime:
-    return UNIX_EPOCH + dt.timedelta(milliseconds=value)
-
-
-def split_at_quantiles(window: Window, sorted_ms: list[int], parts: int = 16) -> list[Window]:
-    """Cut an overflowing ``window`` at the quantiles of the stamps it returned.
-
-    The rows a request returns (the first ones in the server's row order) are a sample
-    of the window's rows, so its quantiles cut the window into parts of similar size far
-    better than halving time does (a first window reaching back to 1900 would otherwise
-    be halved a dozen times before reaching the data). Cuts are on stamp values, so rows
-    sharing a stamp stay in one part; every part is non-empty in time and the parts
-    cover ``window`` exactly.
-    """
-    start_ms = (window.start - UNIX_EPOCH) // RESOLUTION
-    end_ms = (window.end - UNIX_EPOCH) // RESOLUTION
-    cuts = sorted(
-        {sorted_ms[len(sorted_ms) * i // parts] for i in range(1, parts)} if sorted_ms else set()
-    )
-    cuts = [c for c in cuts if start_ms < c < end_ms]
-    if not cuts:
-        # Every sampled row shares one stamp (or the sample says nothing): isolate it.
-        stamp = sorted_ms[len(sorted_ms) // 2] if sorted_ms else (start_ms + end_ms) // 2
-        cuts = [c for c in (stamp - 1, stamp) if start_ms < c < end_ms]
-        if not cuts:
-            return list(window.split())
-    bounds = [window.start, *(_from_ms(c) for c in cuts), window.end]
-    return [Window(a, b) for a, b in pairwise(bounds)]
 
 
 class AcumaticaStream(RESTStream):
@@ -256,7 +233,7 @@ class AcumaticaStream(RESTStream):
             parsed = parse_start_date(start)
             if parsed is not None:
                 return dt.datetime.fromtimestamp(parsed.timestamp(), tz=UTC)
-        return EPOCH
+        return BEFORE_ANY_STAMP
 
     def _fetch_window(self, window: Window, top: int | None = None, skip: int = 0) -> list[Record]:
         assert self.replication_key
@@ -295,7 +272,7 @@ class AcumaticaStream(RESTStream):
         def more_windows() -> list[Window] | None:
             nonlocal planned
             for part, found in census:
-                windows = planner.add(part.end, map(_from_ms, found))
+                windows = planner.add(part.end, map(from_ms, found))
                 if windows:
                     planned += len(windows)
                     return windows

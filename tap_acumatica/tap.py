@@ -22,7 +22,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_acumatica import __version__
-from tap_acumatica.auth import AcumaticaAuth, HTTPBasic, LoginSession
+from tap_acumatica.auth import build_authenticator
 from tap_acumatica.client import AcumaticaClient
 from tap_acumatica.contract import (
     custom_fields_of,
@@ -49,18 +49,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
 LOGGER = logging.getLogger("tap_acumatica")
-
-
-def build_authenticator(config: t.Mapping[str, t.Any]) -> AcumaticaAuth:
-    """The authenticator for ``auth_scheme`` (and ``schema``: OData has no login session)."""
-    scheme = config.get("auth_scheme") or "Basic"
-    if scheme == "Basic":
-        if (config.get("schema") or "REST") == "OData":
-            return HTTPBasic(config)
-        return LoginSession(config)
-    from tap_acumatica import oauth  # OAuth schemes live in their own module
-
-    return oauth.build_oauth(config)
 
 
 class TapAcumatica(Tap):

@@ -14,14 +14,11 @@ import bisect
 import datetime as dt
 import typing as t
 from dataclasses import dataclass
+from itertools import pairwise
 
-UTC = dt.timezone.utc
-RESOLUTION = dt.timedelta(milliseconds=1)  # Acumatica stamps are milliseconds
-EPOCH = dt.datetime(1900, 1, 1, tzinfo=UTC)
+from tap_acumatica.datetimes import MILLISECOND, from_ms, to_ms, truncate_ms
 
-
-def truncate_ms(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+RESOLUTION = MILLISECOND  # windows are cut at whole milliseconds, as Acumatica stamps
 
 
 @dataclass(frozen=True)
@@ -121,3 +118,29 @@ class WindowPlanner:
         windows = plan_windows(self.cursor, self.end, self.pending, self.target)
         self.pending = []
         return windows
+
+
+def split_at_quantiles(window: Window, sorted_ms: list[int], parts: int = 16) -> list[Window]:
+    """Cut an overflowing ``window`` at the quantiles of the stamps it returned.
+
+    The rows a request returns (the first ones in the server's row order) are a sample
+    of the window's rows, so its quantiles cut the window into parts of similar size far
+    better than halving time does (a first window reaching back to 1900 would otherwise
+    be halved a dozen times before reaching the data). Cuts are on stamp values, so rows
+    sharing a stamp stay in one part; every part is non-empty in time and the parts
+    cover ``window`` exactly.
+    """
+    start_ms = to_ms(window.start)
+    end_ms = to_ms(window.end)
+    cuts = sorted(
+        {sorted_ms[len(sorted_ms) * i // parts] for i in range(1, parts)} if sorted_ms else set()
+    )
+    cuts = [c for c in cuts if start_ms < c < end_ms]
+    if not cuts:
+        # Every sampled row shares one stamp (or the sample says nothing): isolate it.
+        stamp = sorted_ms[len(sorted_ms) // 2] if sorted_ms else (start_ms + end_ms) // 2
+        cuts = [c for c in (stamp - 1, stamp) if start_ms < c < end_ms]
+        if not cuts:
+            return list(window.split())
+    bounds = [window.start, *(from_ms(c) for c in cuts), window.end]
+    return [Window(a, b) for a, b in pairwise(bounds)]

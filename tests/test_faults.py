@@ -181,7 +181,7 @@ def test_read_timeout_is_retried_then_fails_clearly(fresh, catalog) -> None:
 
 
 def test_retry_after_is_honoured(fresh) -> None:
-    from tap_acumatica.auth import LoginSession
+    from tap_acumatica.auth.basic import LoginSession
     from tap_acumatica.client import AcumaticaClient
     from tap_acumatica.errors import AcumaticaAPIError
 
@@ -205,7 +205,7 @@ def test_retry_after_is_honoured(fresh) -> None:
 
 
 def test_backoff_is_exponential_with_jitter_and_capped() -> None:
-    from tap_acumatica.auth import LoginSession
+    from tap_acumatica.auth.basic import LoginSession
     from tap_acumatica.client import AcumaticaClient
 
     config = {

@@ -173,8 +173,8 @@ def test_unsupported_grant_message(sim):
     """The simulator has no per-application flows, so the answer to a grant it does not
     support (client_credentials) stands in for "the Connected Application's flow does not
     allow this grant"; it goes through the tap's token call and error mapping over HTTP."""
+    from tap_acumatica.auth.oauth import OAuthPassword, TokenRefused, request_token
     from tap_acumatica.client import AcumaticaClient
-    from tap_acumatica.oauth import OAuthPassword, TokenRefused, request_token
 
     sim.control.reset()
     config = oauth_config(sim, "OAuthPassword")
@@ -474,7 +474,7 @@ def test_implicit_expired_token_fails_clearly_without_retrying(sim, catalog):
 
 
 def test_default_token_file_location(monkeypatch, tmp_path):
-    from tap_acumatica.oauth import default_token_file, token_file_for
+    from tap_acumatica.auth.tokens import default_token_file, token_file_for
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     a = default_token_file("https://erp.example.com/AcumaticaERP", "X@Company")

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from tap_acumatica.client import decode_json
-from tap_acumatica.contract import compile_schema, custom_source
-from tap_acumatica.records import SYSTEM_KEYS, ListDecoder
+from tap_acumatica.contract import SYSTEM_PROPERTIES, compile_schema, custom_source
+from tap_acumatica.records import ListDecoder
 from tests import tapkit
 from tests.simulator.process import SimulatorProcess
 
@@ -107,7 +107,7 @@ def test_a_record_of_another_shape_is_decoded_the_generic_way(sim, api) -> None:
         if isinstance(v, dict)
         and "value" in v
         and k in schema["properties"]
-        and k not in SYSTEM_KEYS
+        and k not in SYSTEM_PROPERTIES
     )
     rows[2][field] = "bare"  # not wrapped: msgspec's declared shape refuses it
     typed, generic, decoder = both_ways(schema, json.dumps(rows).encode())

@@ -1,4 +1,4 @@
-"""Pure logic: window planning and $filter literals."""
+"""Pure logic: window planning, stamps in milliseconds and $filter literals."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ import random
 
 import pytest
 
+from tap_acumatica.datetimes import from_ms, stamp_ms, to_ms, truncate_ms
 from tap_acumatica.filters import datetime_literal, window_filter
-from tap_acumatica.windows import RESOLUTION, Window, WindowPlanner, plan_windows
+from tap_acumatica.windows import (
+    RESOLUTION,
+    Window,
+    WindowPlanner,
+    plan_windows,
+    split_at_quantiles,
+)
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
@@ -80,6 +87,44 @@ def test_window_split_halves_cover_window() -> None:
 
 def test_empty_census_gives_one_window() -> None:
     assert plan_windows(ms(0), ms(10), [], target=5) == [Window(ms(0), ms(10))]
+
+
+def test_stamps_in_milliseconds_round_trip() -> None:
+    assert to_ms(dt.datetime(1970, 1, 1, tzinfo=UTC)) == 0
+    assert from_ms(to_ms(ms(1234))) == ms(1234)
+    assert from_ms(-1) == dt.datetime(1969, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)
+    # Offsets and 1-7 fraction digits as Acumatica sends them; sub-millisecond digits drop.
+    assert stamp_ms("2024-01-01T03:00:00.0345678+03:00") == to_ms(ms(34))
+    assert stamp_ms("2024-01-01T00:00:00.034") == to_ms(ms(34))  # no offset: UTC
+    assert truncate_ms(ms(34) + dt.timedelta(microseconds=999)) == ms(34)
+
+
+def test_split_at_quantiles_cuts_at_sampled_stamps_into_similar_parts() -> None:
+    rng = random.Random(5)
+    window = Window(ms(0), ms(1_000_000))
+    sample = sorted(to_ms(ms(rng.randrange(1, 1_000_001))) for _ in range(1600))
+    parts = split_at_quantiles(window, sample)
+    assert parts[0].start == window.start
+    assert parts[-1].end == window.end
+    assert all(a.end == b.start and a.start < a.end for a, b in itertools.pairwise(parts))
+    assert len(parts) == 16
+    assert all(to_ms(p.end) in sample for p in parts[:-1])  # cuts are stamp values
+    sizes = [sum(1 for v in sample if to_ms(p.start) < v <= to_ms(p.end)) for p in parts]
+    assert sum(sizes) == len(sample)
+    assert max(sizes) <= 2 * len(sample) // 16
+
+
+def test_split_at_quantiles_isolates_a_shared_stamp_and_falls_back_to_halving() -> None:
+    window = Window(ms(0), ms(100))
+    # Every sampled row on one stamp inside the window: one cut, at that stamp.
+    parts = split_at_quantiles(window, [to_ms(ms(40))] * 500)
+    assert parts == [Window(ms(0), ms(40)), Window(ms(40), ms(100))]
+    # ...on the window's end (no quantile cuts inside): the stamp gets a 1 ms window.
+    parts = split_at_quantiles(window, [to_ms(ms(100))] * 500)
+    assert parts == [Window(ms(0), ms(99)), Window(ms(99), ms(100))]
+    # Nothing to cut at inside the window: halve it.
+    small = Window(ms(0), ms(2))
+    assert split_at_quantiles(small, [to_ms(ms(0))] * 10) == list(small.split())
 
 
 def test_datetime_literals_carry_utc_explicitly() -> None:

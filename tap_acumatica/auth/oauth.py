@@ -1,7 +1,7 @@
 """OAuth 2 authenticators: ``OAuthPassword``, ``OAuth`` (refresh token) and ``OAuthImplicit``.
 
 All three put ``Authorization: Bearer <access token>`` on every request of the run and share
-the life cycle of :class:`~tap_acumatica.auth.AcumaticaAuth`:
+the life cycle of :class:`~tap_acumatica.auth.base.AcumaticaAuth`:
 
 - ``open`` gets the first token, and before every later request refreshes it when it expires
   within a safety margin (``min(60 s, 10 % of its lifetime)``), under the lock, so worker
@@ -10,30 +10,27 @@ the life cycle of :class:`~tap_acumatica.auth.AcumaticaAuth`:
 - ``close`` logs the token's server session out (scope ``api`` keeps one per grant).
 
 Refresh tokens rotate: each refresh returns a new one and kills the old one, so the newest is
-kept in memory and, for ``OAuth``, written at once (atomically, mode 0600) to the token file
-(:class:`TokenStore`), which the next run reads. Refreshes happen under a lock on that file,
-from the newest token in it, so runs sharing the file take turns instead of killing each
-other's tokens. Token calls never log their form; every
-token the run holds is returned by ``secrets()`` so the client's redactor removes it.
+kept in memory and, for ``OAuth``, written at once to the token file
+(:mod:`tap_acumatica.auth.tokens`), which the next run reads; refreshes happen under the
+file's lock, from the newest token in it, so runs sharing the file take turns instead of
+killing each other's tokens. Token calls never log their form; every token the run holds is
+returned by ``secrets()`` so the client's redactor removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
 import typing as t
-from pathlib import Path
 
 import requests
 
-from tap_acumatica.auth import AcumaticaAuth, ensure_json_api
+from tap_acumatica.auth.base import AcumaticaAuth
+from tap_acumatica.auth.tokens import HELPER, TokenStore, token_file_for, token_sha256
+from tap_acumatica.client import ensure_json_api
 from tap_acumatica.errors import AcumaticaAuthError, ConfigError, body_detail
 from tap_acumatica.settings import normalize_base_url
 
@@ -45,154 +42,12 @@ LOGGER = logging.getLogger("tap_acumatica.oauth")
 TOKEN_PATH = "identity/connect/token"  # noqa: S105 - a URL path
 AUTHORIZE_PATH = "identity/connect/authorize"
 DEFAULT_SCOPE = "api offline_access"
-HELPER = "tap-acumatica-auth"
 #: Refresh this long before expiry at most (the margin is 10 % of shorter lifetimes).
 MAX_MARGIN_SECONDS = 60.0
-#: How long a run waits for another one refreshing from the same token file.
-LOCK_TIMEOUT_SECONDS = 300.0
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-    import msvcrt
 
 
 def _now_text() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-# Token file -------------------------------------------------------------------------------
-
-
-def default_token_file(url: str, client_id: str) -> Path:
-    """``$XDG_CONFIG_HOME/tap-acumatica/tokens-<hash of url + client id>.json``."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    key = _sha256(f"{normalize_base_url(url)}|{client_id}")[:16]
-    return Path(base) / "tap-acumatica" / f"tokens-{key}.json"
-
-
-def token_file_for(config: t.Mapping[str, t.Any]) -> Path:
-    """The token file of this config: ``oauth_token_file`` or the per-instance default."""
-    configured = config.get("oauth_token_file")
-    if configured:
-        return Path(os.path.expanduser(str(configured)))
-    return default_token_file(str(config["url"]), str(config.get("oauth_client_id") or ""))
-
-
-class TokenStore:
-    """The JSON file holding the newest refresh token (and the helper's implicit token).
-
-    Fields: ``url``, ``client_id``, ``refresh_token``, ``issued_at`` (UTC, when the server
-    issued it), ``config_token_sha256`` (SHA-256 of the config's ``oauth_refresh_token`` the
-    stored chain descends from: while the config still holds that token, the file is newer),
-    and for the implicit flow ``access_token``/``access_token_expires_at``.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self) -> dict[str, t.Any]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            raise ConfigError(f"Cannot read the OAuth token file {self.path}: {exc}") from None
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise ConfigError(
-                f"The OAuth token file {self.path} is not valid JSON; delete it and run "
-                f"{HELPER} again."
-            ) from None
-        return data if isinstance(data, dict) else {}
-
-    def check_writable(self) -> None:
-        """Fail before a token rotates if its successor could not be saved."""
-        directory = self.path.parent
-        try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot create the directory of the OAuth token file {self.path}: {exc}. "
-                "Set 'oauth_token_file' to a writable path."
-            ) from None
-        if not os.access(directory, os.W_OK) or (
-            self.path.exists() and not os.access(self.path, os.W_OK)
-        ):
-            raise ConfigError(
-                f"The OAuth token file {self.path} is not writable; the rotated refresh token "
-                "could not be saved. Set 'oauth_token_file' to a writable path."
-            )
-
-    @contextlib.contextmanager
-    def locked(self, timeout: float = LOCK_TIMEOUT_SECONDS) -> t.Iterator[None]:
-        """Hold an exclusive lock on the token file across processes (``<file>.lock``).
-
-        Runs sharing one token file (schedules that overlap) refresh one at a time, each
-        from the newest token in the file; a token used by one run is dead for the other.
-        The OS releases the lock if the holder dies, so a killed run cannot wedge the next.
-        """
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a+b") as handle:
-            deadline = time.monotonic() + timeout
-            while not _try_lock(handle.fileno()):
-                if time.monotonic() > deadline:
-                    raise AcumaticaAuthError(
-                        f"OAuth: another run has held the lock on the token file {self.path} "
-                        f"for over {timeout:.0f}s; is a run stuck? Stop it and try again."
-                    )
-                time.sleep(0.05)
-            try:
-                yield
-            finally:
-                _unlock(handle.fileno())
-
-    def save(self, **fields: t.Any) -> None:
-        """Merge ``fields`` into the file: temp file (0600) + fsync + atomic rename."""
-        data = self.load()
-        data.update(fields)
-        data = {k: v for k, v in data.items() if v is not None}
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".tokens-", suffix=".tmp", dir=self.path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=2)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:  # Windows
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except OSError:
-        return False
-    return True
-
-
-def _unlock(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        else:
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 
 # Token calls ---------------------------------------------------------------------------------
@@ -451,7 +306,7 @@ class OAuthRefresh(BearerAuth):
         descends = (
             self.config_token is None
             or token == self.config_token
-            or stored.get("config_token_sha256") == _sha256(self.config_token)
+            or stored.get("config_token_sha256") == token_sha256(self.config_token)
         )
         return _FileToken(
             str(token), f"the token file {self.store.path} (issued {issued})", descends
@@ -479,7 +334,7 @@ class OAuthRefresh(BearerAuth):
                 client_id=self.client_id,
                 refresh_token=self.refresh_token,
                 issued_at=issued,
-                config_token_sha256=_sha256(self.config_token) if self.config_token else None,
+                config_token_sha256=token_sha256(self.config_token) if self.config_token else None,
             )
         except OSError as exc:
             raise AcumaticaAuthError(
@@ -601,15 +456,3 @@ class OAuthImplicit(BearerAuth):
     def _sign_out(self, client: AcumaticaClient) -> None:
         if not self._expired:
             super()._sign_out(client)
-
-
-def build_oauth(config: t.Mapping[str, t.Any]) -> AcumaticaAuth:
-    """The authenticator of an OAuth ``auth_scheme``."""
-    scheme = config.get("auth_scheme")
-    if scheme == "OAuthPassword":
-        return OAuthPassword(config)
-    if scheme == "OAuth":
-        return OAuthRefresh(config)
-    if scheme == "OAuthImplicit":
-        return OAuthImplicit(config)
-    raise ConfigError(f"auth_scheme {scheme} is not an OAuth scheme.")

@@ -30,21 +30,15 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tap_acumatica.auth import AcumaticaAuth
+from tap_acumatica.auth.base import AcumaticaAuth
+from tap_acumatica.auth.oauth import AUTHORIZE_PATH, DEFAULT_SCOPE, request_token
+from tap_acumatica.auth.tokens import HELPER, TokenStore, token_file_for, token_sha256
 from tap_acumatica.client import AcumaticaClient
 from tap_acumatica.errors import AcumaticaAuthError, AcumaticaError, ConfigError
 from tap_acumatica.logs import install_redaction
-from tap_acumatica.oauth import (
-    AUTHORIZE_PATH,
-    DEFAULT_SCOPE,
-    TokenStore,
-    _sha256,
-    request_token,
-    token_file_for,
-)
 from tap_acumatica.settings import normalize_base_url
 
-PROG = "tap-acumatica-auth"
+PROG = HELPER
 DEFAULT_REDIRECT = "http://127.0.0.1:8765/callback"
 LOOPBACK_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
 
@@ -343,7 +337,7 @@ def run(argv: t.Sequence[str] | None = None) -> int:
                     refresh_token=token.refresh_token,
                     issued_at=issued.isoformat(timespec="seconds"),
                     scope=scope,
-                    config_token_sha256=_sha256(previous) if previous else None,
+                    config_token_sha256=token_sha256(previous) if previous else None,
                 )
             _say(f"Refresh token stored in {store.path}.")
             _say(

@@ -1,28 +1,19 @@
-"""How the tap signs in to Acumatica, one class per ``auth_scheme``.
-
-All authenticators share one small life cycle, driven by the run's ``AcumaticaClient``:
-``open`` (sign in once per run), ``__call__`` (put credentials on a request),
-``reauthenticate`` (after a 401: sign in again, once, however many threads saw the 401)
-and ``close`` (log out so the licence seat is freed at once instead of after a 10-minute
-idle timeout). The SDK's authenticators do not fit: its OAuth authenticator drops rotated
-refresh tokens and has no expiry margin, and Acumatica's login is a cookie session.
-"""
+"""Username and password: the contract-based API's login session, and HTTP Basic for OData."""
 
 from __future__ import annotations
 
 import base64
 import logging
 import random
-import threading
 import time
 import typing as t
 
 import requests
 
+from tap_acumatica.auth.base import AcumaticaAuth
 from tap_acumatica.errors import (
     LOGIN_LIMIT_MARK,
     AcumaticaAuthError,
-    AcumaticaResponseError,
     LoginLimitError,
     body_detail,
 )
@@ -46,89 +37,6 @@ def login_limit_message(server_detail: str, waited: float | None) -> str:
         "idleness; check the Users (SM201010) and User Types screens for concurrent-login "
         f"limits{advice}. Server said: {server_detail}"
     )
-
-
-class AcumaticaAuth(requests.auth.AuthBase):
-    """Base authenticator; ``generation`` counts sign-ins so 401s re-authenticate once."""
-
-    #: Whether the server holds a session for us that ``close`` must end.
-    keeps_server_session = False
-
-    def __init__(self) -> None:
-        self.generation = 0
-        self._lock = threading.RLock()
-        self._opened = False
-        self._closed = False
-
-    def secrets(self) -> list[str]:
-        """Values that must never be logged (tokens, cookie values)."""
-        return []
-
-    #: Logged when a 401 makes us sign in again.
-    reauth_message = "Session or token expired; signing in again."
-
-    def open(self, client: AcumaticaClient) -> None:
-        """Sign in if not yet signed in, renew if about to expire (thread-safe, idempotent).
-
-        Called before every request, so the common case (signed in, not expiring) takes
-        no lock.
-        """
-        if self._opened and not self.expiring():
-            return
-        with self._lock:
-            self._refuse_if_closed()
-            if not self._opened:
-                self._sign_in(client)
-                self._opened = True
-                self.generation += 1
-            elif self.expiring():
-                self._sign_in(client, again=True)
-                self.generation += 1
-
-    def expiring(self) -> bool:
-        """Whether the credentials should be renewed before the next request."""
-        return False
-
-    def reauthenticate(self, client: AcumaticaClient, seen_generation: int) -> None:
-        """Sign in again after a 401, unless another thread already did."""
-        with self._lock:
-            if self.generation != seen_generation:
-                return
-            self._refuse_if_closed()
-            LOGGER.info(self.reauth_message)
-            self._sign_in(client, again=True)
-            self._opened = True
-            self.generation += 1
-
-    def close(self, client: AcumaticaClient) -> None:
-        """End the server session (if any). Never raises: it runs while unwinding.
-
-        After this no thread signs in again: a request still in flight when a signal
-        ends the run would otherwise meet a 401 and open a session nobody closes.
-        """
-        with self._lock:
-            self._closed = True
-            if self._opened:
-                self._opened = False
-                try:
-                    self._sign_out(client)
-                except Exception as exc:
-                    LOGGER.warning("Logout failed: %s", client.redact(str(exc)))
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        return request
-
-    def _refuse_if_closed(self) -> None:
-        if self._closed:
-            raise AcumaticaAuthError("The run is stopping (signed out); not signing in again.")
-
-    # Scheme-specific parts -------------------------------------------------------------
-
-    def _sign_in(self, client: AcumaticaClient, *, again: bool = False) -> None:
-        raise NotImplementedError
-
-    def _sign_out(self, client: AcumaticaClient) -> None:
-        return None
 
 
 class LoginSession(AcumaticaAuth):
@@ -241,14 +149,3 @@ class HTTPBasic(AcumaticaAuth):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = self._header
         return request
-
-
-def ensure_json_api(response: requests.Response, what: str, base_url: str) -> None:
-    """Refuse HTML or other non-API answers with a message about the URL."""
-    content_type = response.headers.get("Content-Type", "")
-    if "html" in content_type.lower():
-        raise AcumaticaResponseError(
-            f"{what}: {base_url} answered an HTML page (HTTP {response.status_code}) "
-            "instead of Acumatica's API. Check 'url': it must be the instance's base URL "
-            "including its instance path (e.g. https://host/AcumaticaERP)."
-        )

@@ -1,0 +1,38 @@
+"""How the tap signs in to Acumatica: one authenticator per ``auth_scheme``.
+
+- :mod:`.base`: the life cycle every authenticator shares (open / apply / reauthenticate /
+  close), driven by the run's ``AcumaticaClient``;
+- :mod:`.basic`: the contract-based API's login session, and HTTP Basic for OData;
+- :mod:`.oauth`: the OAuth 2 Bearer authenticators and the token endpoint;
+- :mod:`.tokens`: the token file that keeps rotated refresh tokens, and its lock;
+- :mod:`.cli`: ``tap-acumatica-auth``, which authorizes the tap once in a browser.
+
+:func:`build_authenticator` is the one place that maps the config to an authenticator.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_acumatica.auth.base import AcumaticaAuth
+from tap_acumatica.auth.basic import HTTPBasic, LoginSession
+from tap_acumatica.auth.oauth import OAuthImplicit, OAuthPassword, OAuthRefresh
+from tap_acumatica.errors import ConfigError
+
+__all__ = ["AcumaticaAuth", "build_authenticator"]
+
+
+def build_authenticator(config: t.Mapping[str, t.Any]) -> AcumaticaAuth:
+    """The authenticator for ``auth_scheme`` (and ``schema``: OData has no login session)."""
+    scheme = config.get("auth_scheme") or "Basic"
+    if scheme == "Basic":
+        if (config.get("schema") or "REST") == "OData":
+            return HTTPBasic(config)
+        return LoginSession(config)
+    if scheme == "OAuthPassword":
+        return OAuthPassword(config)
+    if scheme == "OAuth":
+        return OAuthRefresh(config)
+    if scheme == "OAuthImplicit":
+        return OAuthImplicit(config)
+    raise ConfigError(f"Unknown auth_scheme {scheme!r}.")
