@@ -42,8 +42,10 @@ def config_for(sim: SimulatorProcess, **extra: t.Any) -> dict[str, t.Any]:
         "url": sim.url,
         **sim.credentials,
         "endpoint_version": VERSION,
-        "settle_seconds": 0,
         "entities": ["Customer"],
+        # Not the defaults: hundreds of injected faults, so quick retries (same logic; the
+        # default waits are checked on their own) and more of them before giving up;
+        # pages of 100 so a few thousand rows make enough requests to be faulted.
         "backoff_factor": 0.01,
         "backoff_max_seconds": 0.2,
         "max_retries": 8,
