@@ -282,7 +282,7 @@ class Simulator:
             store = self.store(entity)
             stamp = now_ms()
             rows = store.pick_rows(int(update), "update") if update else []
-            commit_at = server_time() + max(0.0, float(commit_after_seconds))
+            commit_at = stamp / 1000 + max(0.0, float(commit_after_seconds))
             locked = [t for t in self.pending if t.entity == entity and set(rows) & t.rows]
             commit_at = max([commit_at, *(t.commit_at for t in locked)])
             self.counters.incr("mutations")
