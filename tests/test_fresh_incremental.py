@@ -65,6 +65,14 @@ def upper_bound_of(state: dict | None, stream: str) -> str:
     return str(state["bookmarks"][stream]["replication_key_upper_bound"])
 
 
+def at_start_of_a_second(sim: SimulatorProcess) -> None:
+    """Return just after the server's clock turns a second: a change made now and a run
+    started at once (its first answer within the second) share the ``Date`` second, the
+    case a bound taken from ``Date`` alone would miss."""
+    ms = sim.control.clock()["epoch_ms"] % 1000
+    time.sleep((1000 - ms) / 1000 + 0.01)
+
+
 def shifted(text: str, seconds: float) -> str:
     """A fixed-width UTC bookmark moved by ``seconds`` (same format, string-comparable)."""
     moment = dt.datetime.fromisoformat(text) + dt.timedelta(seconds=seconds)
@@ -93,6 +101,7 @@ def test_rest_change_saved_right_before_a_run_is_in_it(rest_sim: SimulatorProces
     state = first.last_state
     changed_so_far: set[str] = set()
     for round_ in range(5):
+        at_start_of_a_second(rest_sim)
         changed = rest_sim.control.mutate("Customer", update=4, insert=1)
         ids = set(changed["updated"]) | set(changed["inserted"])
         changed_so_far |= ids
@@ -213,6 +222,7 @@ def test_inquiry_change_saved_right_before_a_run_is_in_it(
     state = first.last_state
     changed_so_far: set[tuple[str, str]] = set()
     for round_ in range(3):
+        at_start_of_a_second(odata_sim)
         changed = odata_sim.control.mutate_odata(STAMPED, update=4, insert=1)
         keys = {order_key(k) for k in changed["updated"] + changed["inserted"]}
         changed_so_far |= keys
