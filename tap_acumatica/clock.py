@@ -32,9 +32,8 @@ import time
 import typing as t
 from email.utils import parsedate_to_datetime
 
-from tap_acumatica.windows import truncate_ms
+from tap_acumatica.windows import UTC, truncate_ms
 
-UTC = dt.timezone.utc
 #: The ``Date`` header has whole seconds: the server's clock is before ``Date + 1 s``.
 DATE_RESOLUTION = dt.timedelta(seconds=1)
 
