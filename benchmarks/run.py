@@ -175,7 +175,6 @@ class Bench:
             "url": self.sim.url,
             **self.sim.credentials,
             "endpoint_version": VERSION,
-            "settle_seconds": 0,
             "page_size": PAGE_SIZE,
             **extra,
         }

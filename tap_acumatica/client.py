@@ -10,7 +10,6 @@ Retries use python-backoff (the SDK's dependency) with a wait generator that hon
 
 from __future__ import annotations
 
-import contextlib
 import decimal
 import logging
 import random
@@ -27,6 +26,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tap_acumatica import __version__
+from tap_acumatica.clock import ServerClock
 from tap_acumatica.errors import (
     LOGIN_LIMIT_MARK,
     OPTIMIZATION_MARK,
@@ -184,7 +184,9 @@ class AcumaticaClient:
                 "network path can read the credentials. Use 'ca_bundle' instead."
             )
         self._config_secrets = [str(config[k]) for k in SECRET_SETTINGS if config.get(k)]
-        self.server_date: float | None = None
+        #: The server's clock as this run sees it (``Date`` headers) and the run's upper
+        #: bound for incremental reads (see :mod:`tap_acumatica.clock`).
+        self.clock = ServerClock()
         self.requests_sent = 0
         self._closing = False
         self._inflight: list[int] = []  # thread idents with a request on the wire
@@ -448,10 +450,7 @@ class AcumaticaClient:
                 self._inflight_changed.notify_all()
             if acquired:
                 self._slots.release()
-        date = response.headers.get("Date")
-        if date:
-            with contextlib.suppress(TypeError, ValueError):
-                self.server_date = parsedate_to_datetime(date).timestamp()
+        self.clock.observe(response.headers.get("Date"))
         status = response.status_code
         if status == 401 and authenticate:
             raise _Unauthorized(response)

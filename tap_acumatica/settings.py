@@ -221,8 +221,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType,
         default=30,
         description=(
-            "Incremental runs read up to the server's clock minus this many seconds, so "
-            "records still being saved are picked up by the next run instead of skipped."
+            "Safety margin for incremental runs. A run reads every change saved before it "
+            "started (up to the ERP server's clock), but its bookmark stays this many "
+            "seconds behind, so the next run reads those last seconds again: records "
+            "stamped by a long transaction (a big release, a mass update, an import) that "
+            "commits up to this long after it saved them are not lost. The price is a few "
+            "duplicates (at-least-once delivery): records changed in those seconds are "
+            "emitted again by the next run; targets that upsert on the key absorb them. "
+            "Raise it if your longest transactions take longer."
         ),
     ),
     th.Property(

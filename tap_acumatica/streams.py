@@ -28,6 +28,7 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
+from tap_acumatica.clock import safe_bookmark, upper_bound
 from tap_acumatica.datetimes import (
     BEFORE_ANY_STAMP,
     UTC,
@@ -52,6 +53,8 @@ Record = dict[str, t.Any]
 MAX_QUERY_LENGTH = 1800  # IIS refuses query strings over 2048 bytes by default
 CENSUS_PAGE_FACTOR = 10  # a census request holds up to this many pages' worth of stamps
 MAX_RESTARTS = 3
+#: Extra key of a stream's state: the upper bound of the run that wrote the bookmark.
+UPPER_BOUND_KEY = "replication_key_upper_bound"
 
 
 class AcumaticaStream(RESTStream):
@@ -81,6 +84,13 @@ class AcumaticaStream(RESTStream):
         self.replication_key = replication_key
         self._last_progress = self._started = 0.0
         self._emitted = 0
+        # Incremental runs: the run's upper bound, the bookmark it started from, and the
+        # previous run's upper bound (rows stamped at or before it are read again).
+        self._bound: dt.datetime | None = None
+        self._server_date: dt.datetime | None = None
+        self._first_bookmark: dt.datetime | None = None
+        self._previous_bound: str | None = None
+        self._reread = 0
 
     # Plumbing shared with the tap -------------------------------------------------------
 
@@ -171,10 +181,21 @@ class AcumaticaStream(RESTStream):
         """No signpost: the window end already caps the bookmark at the snapshot time."""
         return
 
-    def _advance_bookmark(self, context: Context | None, value: dt.datetime) -> None:
+    def _advance_bookmark(self, context: Context | None, window_end: dt.datetime) -> None:
+        """Bookmark a complete window: its end, held back to the server's clock of the
+        run's start minus ``settle_seconds`` (rows stamped after that may still commit),
+        never below the bookmark the run started from (:func:`clock.safe_bookmark`)."""
+        assert self._bound is not None
+        assert self._server_date is not None
+        assert self._first_bookmark is not None
+        value = safe_bookmark(
+            window_end, self._server_date, self.settle_seconds, self._first_bookmark
+        )
         state = self.get_context_state(context)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = format_utc(value)
+        # Not a Singer key: lets the next run count the rows it reads again (the margin).
+        state[UPPER_BOUND_KEY] = format_utc(self._bound)
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -189,7 +210,8 @@ class AcumaticaStream(RESTStream):
     # Reading ------------------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> t.Iterable[Record]:
-        self._emitted = 0
+        self._emitted = self._reread = 0
+        self._previous_bound = None
         self._started = self._last_progress = time.monotonic()
         requests_before = self.client.requests_sent
         if self.replication_key:
@@ -205,22 +227,32 @@ class AcumaticaStream(RESTStream):
             self._emitted / elapsed,
             self.client.requests_sent - requests_before,
         )
+        if self._previous_bound is not None:
+            self.logger.info(
+                "%s: %d of these records were re-read: stamped at or before the previous "
+                "run's upper bound %s, in the settle_seconds margin (%g s) read again for "
+                "long transactions that commit late. The previous run may have emitted them "
+                "already (targets that upsert on the key absorb these duplicates).",
+                self.describe(),
+                self._reread,
+                self._previous_bound,
+                self.settle_seconds,
+            )
+
+    @property
+    def settle_seconds(self) -> float:
+        settle = self.config.get("settle_seconds")
+        return 30.0 if settle is None else float(settle)
 
     def snapshot_end(self) -> dt.datetime:
-        """The run's fixed upper bound: the server's clock minus ``settle_seconds``."""
+        """The run's fixed upper bound: one second past the server's clock when the run
+        started reading (shared by every stream; see :mod:`tap_acumatica.clock`)."""
         self.client.open()
-        if self.client.server_date is None:
-            # Nothing answered yet (HTTP Basic for OData, an access token given as is):
-            # one cheap request, so the end comes from the server's clock. A local clock
-            # ahead of the server's would put the bookmark past rows not yet written.
-            self.read_server_clock()
-        now = self.client.server_date or time.time()
-        settle = self.config.get("settle_seconds")
-        settle = 30 if settle is None else int(settle)
-        return truncate_ms(dt.datetime.fromtimestamp(now - settle, tz=UTC))
+        self._server_date = self.client.clock.run_date(self.read_server_clock)
+        return truncate_ms(upper_bound(self._server_date))
 
     def read_server_clock(self) -> None:
-        """Make one cheap request (its ``Date`` header sets ``client.server_date``)."""
+        """Make one cheap request (its ``Date`` header tells the server's clock)."""
         self.fetch(filter_expr=None, top=1, skip=0)
 
     def _window_start(self, context: Context | None) -> dt.datetime:
@@ -243,6 +275,9 @@ class AcumaticaStream(RESTStream):
     def _read_incremental(self, context: Context | None) -> t.Iterator[Record]:
         start = self._window_start(context)
         end = self.snapshot_end()
+        self._first_bookmark, self._bound = start, end
+        previous = self.get_context_state(context).get(UPPER_BOUND_KEY)
+        self._previous_bound = str(previous) if previous else None
         if end <= start:
             self.logger.info(
                 "%s: nothing to read, bookmark %s is at the snapshot end.",
@@ -501,8 +536,12 @@ class AcumaticaStream(RESTStream):
 
     def _emit(self, records: t.Iterable[Record]) -> t.Iterator[Record]:
         full_table = not self.replication_key
+        key, previous = str(self.replication_key), self._previous_bound
         for record in records:
             self._emitted += 1
+            # Stamps are in the one fixed UTC format: string order is time order.
+            if previous is not None and (record.get(key) or "") <= previous:
+                self._reread += 1
             yield record
             if full_table and not self._emitted % 1000:
                 self._log_progress()
@@ -515,7 +554,12 @@ class AcumaticaStream(RESTStream):
             return
         self._last_progress = now
         rate = self._emitted / max(now - self._started, 1e-9)
-        where = f"; window {window}, bookmark now {window.end.isoformat()}" if window else ""
+        where = ""
+        if window and self._server_date is not None and self._first_bookmark is not None:
+            bookmark = safe_bookmark(
+                window.end, self._server_date, self.settle_seconds, self._first_bookmark
+            )
+            where = f"; window {window}, bookmark now {bookmark.isoformat()}"
         self.logger.info(
             "%s: %d records so far (%.0f records/s)%s.", self.describe(), self._emitted, rate, where
         )

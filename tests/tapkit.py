@@ -194,13 +194,14 @@ ENTITY_COUNTS = {
 
 
 def rest_config(sim: t.Any, **extra: t.Any) -> dict[str, t.Any]:
-    """A REST config for ``sim`` (endpoint 20.200.001, no settle time, quick retries);
-    ``extra`` overrides, and a None value drops the setting."""
+    """A REST config for ``sim`` (endpoint 20.200.001, quick retries, otherwise the
+    defaults users get); ``extra`` overrides, and a None value drops the setting."""
     config: dict[str, t.Any] = {
         "url": sim.url,
         **sim.credentials,
         "endpoint_version": REST_VERSION,
-        "settle_seconds": 0,
+        # Not the default (1 s): tests inject hundreds of 429/5xx; the retry logic is the
+        # same, only the waits are shorter (test_faults checks the default's waits).
         "backoff_factor": 0.01,
         **extra,
     }

@@ -24,7 +24,6 @@ BASE = {
     "url": SIMULATOR.url,
     **SIMULATOR.credentials,
     "endpoint_version": "24.200.001",
-    "settle_seconds": 0,
     "start_date": "2000-01-01T00:00:00Z",
 }
 

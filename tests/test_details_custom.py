@@ -76,6 +76,7 @@ def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict)
 
 
 def test_selected_details_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None:
+    # page_size 400, not 1000: the orders take several windows, each with its $expand.
     config = tapkit.rest_config(sim, entities=["SalesOrder"], page_size=400)
     selected = tapkit.select(catalog, ["SalesOrder"], {"SalesOrder": ["Details"]})
     run = tapkit.run_tap(config, catalog=selected)

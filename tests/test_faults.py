@@ -42,8 +42,10 @@ def config_for(sim: SimulatorProcess, **extra: t.Any) -> dict[str, t.Any]:
         "url": sim.url,
         **sim.credentials,
         "endpoint_version": VERSION,
-        "settle_seconds": 0,
         "entities": ["Customer"],
+        # Not the defaults: hundreds of injected faults, so quick retries (same logic; the
+        # default waits are checked on their own) and more of them before giving up;
+        # pages of 100 so a few thousand rows make enough requests to be faulted.
         "backoff_factor": 0.01,
         "backoff_max_seconds": 0.2,
         "max_retries": 8,
@@ -233,6 +235,7 @@ def test_backoff_is_exponential_with_jitter_and_capped() -> None:
 
 
 def test_in_flight_requests_never_exceed_max_concurrent_requests(fresh, catalog) -> None:
+    # page_size 50: enough requests to overlap; max_concurrent_requests is what is tested.
     fresh.control.faults(latency_ms=60, only_kinds=["list"])
     run = run_tap(config_for(fresh, max_concurrent_requests=2, page_size=50), catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -359,6 +362,7 @@ def test_no_session_leak_after_discovery_and_normal_end(fresh, catalog) -> None:
 
 def test_no_session_leak_after_fatal_error_mid_stream(fresh, catalog) -> None:
     fresh.control.faults(latency_ms=40, only_kinds=["list"])
+    # page_size 20: the run is still reading when the fault starts; 2 tries: it gives up soon.
     config = config_for(fresh, page_size=20, max_retries=2)
     faultstats.add(runs=1)
     with tapkit.Running(config, catalog) as running:
@@ -416,7 +420,7 @@ def test_session_or_token_expiry_mid_stream_resumes_on_the_same_page(
                 "oauth_client_secret": fresh.oauth_client["client_secret"],
             },
         }
-    config = config_for(fresh, page_size=20, **extra)
+    config = config_for(fresh, page_size=20, **extra)  # still reading when the signal comes
     fresh.control.faults(latency_ms=30, only_kinds=["list"])
     faultstats.add(runs=1)
     with tapkit.Running(config, catalog) as running:
@@ -771,7 +775,7 @@ def test_malformed_file_is_one_clear_line(fresh, catalog, tmp_path: Path, name: 
 
 def _secret_config(sim: SimulatorProcess, scheme: str) -> dict[str, t.Any]:
     if scheme == "Basic":
-        return config_for(sim, page_size=50)
+        return config_for(sim, page_size=50)  # not 100: more requests to log
     return config_for(
         sim,
         page_size=50,

@@ -111,6 +111,8 @@ def test_password_sync_outlives_many_short_tokens(sim, catalog):
     """A sync lasting several token lifetimes completes, refreshing instead of signing in."""
     sim.control.reset(sizes={"Customer": 3000}, token_lifetime_seconds=1)
     sim.control.faults(latency_ms=150)
+    # page_size 100 and 2 requests at once, not 1000 and 1: many requests, some in flight
+    # together, across several token lifetimes.
     config = oauth_config(sim, "OAuthPassword", page_size=100, max_concurrent_requests=2)
     run = tapkit.run_tap(config, catalog=catalog, log_level="DEBUG", timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -128,7 +130,7 @@ def test_password_falls_back_to_password_grant_when_refresh_token_dies(sim, cata
     """The server forgets every token mid-run: 401, refused refresh, new password grant."""
     sim.control.reset(sizes={"Customer": 3000}, token_lifetime_seconds=30)
     sim.control.faults(latency_ms=100)
-    config = oauth_config(sim, "OAuthPassword", page_size=100)
+    config = oauth_config(sim, "OAuthPassword", page_size=100)  # not 1000: a run of many requests
     with tempfile.TemporaryDirectory() as tmpdir:
         command = tapkit.tap_command(config, Path(tmpdir), catalog=catalog)
         err_path = Path(tmpdir) / "stderr.txt"
@@ -196,7 +198,7 @@ def test_refresh_token_rotation_across_two_runs(sim, catalog, tmp_path):
     sim.control.faults(latency_ms=100)
     first = password_grant(sim)["refresh_token"]
     token_file = tmp_path / "tokens.json"
-    config = oauth_config(
+    config = oauth_config(  # page_size 50, not 1000: a run of many requests
         sim, "OAuth", oauth_refresh_token=first, oauth_token_file=str(token_file), page_size=50
     )
 
@@ -238,7 +240,7 @@ def test_concurrent_runs_share_one_token_file(sim, catalog, tmp_path):
         "OAuth",
         oauth_refresh_token=password_grant(sim)["refresh_token"],
         oauth_token_file=str(tmp_path / "tokens.json"),
-        page_size=100,
+        page_size=100,  # not 1000: a run of many requests
     )
     procs = []
     for number in range(2):

@@ -38,7 +38,8 @@ def test_progress_and_summary_lines() -> None:
             **sim.credentials,
             "endpoint_version": VERSION,
             "entities": list(sizes),
-            "settle_seconds": 0,
+            # Not the defaults: many small pages and a progress line every second, so the
+            # stream logs progress within a test's time.
             "page_size": 100,
             "progress_interval_seconds": 1,
         }
@@ -79,8 +80,7 @@ def test_no_progress_lines_for_a_short_stream() -> None:
             **sim.credentials,
             "endpoint_version": VERSION,
             "entities": ["Customer"],
-            "settle_seconds": 0,
-            "page_size": 50,
+            "page_size": 50,  # not 1000: several windows, still no progress line
         }
         run = tapkit.run_tap(config, catalog=tapkit.select(tapkit.discover(config), ["Customer"]))
     assert run.returncode == 0, run.stderr[-3000:]

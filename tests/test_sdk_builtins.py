@@ -31,7 +31,6 @@ def config(sim: SimulatorProcess) -> dict:
         **sim.credentials,
         "endpoint_version": VERSION,
         "entities": list(SIZES),
-        "settle_seconds": 0,
     }
 
 

@@ -76,8 +76,16 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
         if entity is None:
             return json_response(404, {"error": f"no entity {body['entity']} in {version}"})
         return json_response(
-            200, sim.mutate(entity, int(body.get("update", 0)), int(body.get("insert", 0)))
+            200,
+            sim.mutate(
+                entity,
+                int(body.get("update", 0)),
+                int(body.get("insert", 0)),
+                float(body.get("commit_after_seconds", 0)),
+            ),
         )
+    if name == "transactions":
+        return json_response(200, sim.transactions_view())
     if name == "truth-odata" and args:
         return json_response(200, sim.odata.truth(args[0]))
     if name == "mutate-odata" and method == "POST":
@@ -85,7 +93,10 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
         return json_response(
             200,
             sim.odata.mutate(
-                body["inquiry"], int(body.get("update", 0)), int(body.get("insert", 0))
+                body["inquiry"],
+                int(body.get("update", 0)),
+                int(body.get("insert", 0)),
+                float(body.get("commit_after_seconds", 0)),
             ),
         )
     if name == "entities":

@@ -517,6 +517,8 @@ class ODataService:
         self.clock = clock
         self.tz = tz
         self._mutations = 0
+        #: Long transactions not yet visible: (commit time, inquiry, changes).
+        self._pending: list[tuple[datetime, Inquiry, list]] = []
         # The HTTP server is threaded: requests read rows while the control API mutates them.
         self._lock = threading.RLock()
         now = clock().astimezone(timezone.utc)
@@ -552,6 +554,7 @@ class ODataService:
         v3, Decimal as text in v4 since a JSON float would lose its scale)."""
         inq = self._require(name)
         with self._lock:
+            self._commit_due()
             return [
                 json.loads(
                     self._row_json(inq, row.values, inq.columns, family, ieee754=False, truth=True)
@@ -559,33 +562,88 @@ class ODataService:
                 for row in inq.rows
             ]
 
-    def mutate(self, name: str, update: int, insert: int) -> dict[str, list[dict[str, Any]]]:
+    def mutate(
+        self, name: str, update: int, insert: int, commit_after_seconds: float = 0
+    ) -> dict[str, Any]:
         """Update `update` random rows and insert `insert` new ones, stamping them with the
-        server's now (ms precision); returns the keys (``{"_row": n}`` for key-less inquiries)."""
+        server's now (ms precision); returns the keys (``{"_row": n}`` for key-less inquiries).
+
+        With ``commit_after_seconds`` the change is a long transaction: stamped now, visible
+        only that many seconds later (until then the old rows are served and the inserted
+        ones do not exist). A row held by an uncommitted transaction is locked: a later
+        change of it waits for that commit. Stamps of one row never go back in time."""
         inq = self._require(name)
         with self._lock:
-            return self._mutate(inq, update, insert)
+            self._commit_due()
+            return self._mutate(inq, update, insert, commit_after_seconds)
 
-    def _mutate(self, inq: Inquiry, update: int, insert: int) -> dict[str, list[dict[str, Any]]]:
+    def _mutate(
+        self, inq: Inquiry, update: int, insert: int, commit_after_seconds: float = 0
+    ) -> dict[str, Any]:
         self._mutations += 1
         rng = random.Random(f"{self.seed}:{inq.title}:mutate:{self._mutations}")
         now = _ms(self.clock().astimezone(timezone.utc))
+        changes: list[tuple[_Row | None, int, dict[str, Any]]] = []
         updated = []
         for row in rng.sample(inq.rows, min(update, len(inq.rows))):
-            inq.touch(rng, row.values, now)
-            row.version += 1
-            row.order = self._order_key(inq, row)
+            values = dict(row.values)
+            inq.touch(rng, values, now)
+            # Only the columns this change wrote: a change queued behind another one's
+            # lock must not undo that one's columns.
+            diff = {k: v for k, v in values.items() if row.values.get(k) != v}
+            changes.append((row, row.rid, diff))
             updated.append(self._key_of(inq, row))
         inserted = []
         for _ in range(insert):
-            values = inq.make_row(inq.generated)
+            rid = inq.generated  # reserved now: keys derive from it, rows appear at commit
+            inq.generated += 1
+            values = inq.make_row(rid)
             if inq.stamp:
                 values[inq.stamp] = now
                 if "CreatedOn" in values:
                     values["CreatedOn"] = now
                     values["OrderDate"] = now.date()
-            inserted.append(self._key_of(inq, self._append(inq, values)))
-        return {"updated": updated, "inserted": inserted}
+            changes.append((None, rid, values))
+            inserted.append({k: values[k] for k in inq.keys} if inq.keys else {"_row": rid})
+        commit_at = now + timedelta(seconds=max(0.0, float(commit_after_seconds)))
+        rows = {id(row) for row, _, _ in changes if row is not None}
+        for pending in self._pending:
+            if rows & {id(row) for row, _, _ in pending[2] if row is not None}:
+                commit_at = max(commit_at, pending[0])
+        transaction = (commit_at, inq, changes)
+        if commit_at > self.clock():
+            self._pending.append(transaction)
+        else:
+            self._apply(transaction)
+        return {
+            "updated": updated,
+            "inserted": inserted,
+            "stamp": now.isoformat(timespec="milliseconds"),
+            "commit_at": commit_at.isoformat(timespec="milliseconds"),
+        }
+
+    def _apply(self, transaction: tuple[datetime, Inquiry, list]) -> None:
+        _, inq, changes = transaction
+        for row, rid, values in changes:
+            if row is None:
+                self._append(inq, values, rid)
+                continue
+            old, new = row.values.get(inq.stamp or ""), values.get(inq.stamp or "")
+            if old is not None and new is not None and old > new:
+                values = {**values, inq.stamp: old}  # never back in time
+            row.values.update(values)
+            row.version += 1
+            row.order = self._order_key(inq, row)
+
+    def _commit_due(self) -> None:
+        """Commit the long transactions whose time has come, in commit order."""
+        if not self._pending:
+            return
+        now = self.clock()
+        due = sorted((t for t in self._pending if t[0] <= now), key=lambda t: t[0])
+        for transaction in due:
+            self._pending.remove(transaction)
+            self._apply(transaction)
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -621,6 +679,7 @@ class ODataService:
             else:
                 json_headers, note, ieee754 = self._negotiate(family, query, hdrs)
                 with self._lock:
+                    self._commit_due()
                     if path.rstrip("/") == "":
                         body = self._service_document(family, root)
                     else:
@@ -648,11 +707,14 @@ class ODataService:
             raise KeyError(f"unknown generic inquiry {name!r}; known: {self.inquiry_names()}")
         return inq
 
-    def _append(self, inq: Inquiry, values: dict[str, Any]) -> _Row:
-        row = _Row(inq.generated, values)
+    def _append(self, inq: Inquiry, values: dict[str, Any], rid: int | None = None) -> _Row:
+        """Add a row (``rid``: one reserved earlier by a transaction, else the next)."""
+        if rid is None:
+            rid = inq.generated
+            inq.generated += 1
+        row = _Row(rid, values)
         row.order = self._order_key(inq, row)
         inq.rows.append(row)
-        inq.generated += 1
         return row
 
     def _order_key(self, inq: Inquiry, row: _Row) -> bytes:

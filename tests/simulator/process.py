@@ -64,12 +64,25 @@ class ControlClient:
         return self._call("GET", f"truth/{quote(entity)}?{urlencode(params)}")
 
     def mutate(
-        self, entity: str, update: int = 0, insert: int = 0, version: str | None = None
+        self,
+        entity: str,
+        update: int = 0,
+        insert: int = 0,
+        version: str | None = None,
+        commit_after_seconds: float = 0,
     ) -> dict:
+        """Change rows now; with ``commit_after_seconds`` a long transaction (stamped now,
+        visible only that much later; inserted ids are known once it commits)."""
         body: dict = {"entity": entity, "update": update, "insert": insert}
         if version:
             body["version"] = version
+        if commit_after_seconds:
+            body["commit_after_seconds"] = commit_after_seconds
         return self._call("POST", "mutate", body)
+
+    def transactions(self) -> list[dict]:
+        """Every REST ``mutate`` transaction: ids, stamp, commit time, committed or not."""
+        return self._call("GET", "transactions")
 
     def faults(self, **config) -> dict:
         """Replace the fault configuration; no arguments clears every fault."""
@@ -81,10 +94,13 @@ class ControlClient:
     def truth_odata(self, inquiry: str) -> list[dict]:
         return self._call("GET", f"truth-odata/{quote(inquiry)}")
 
-    def mutate_odata(self, inquiry: str, update: int = 0, insert: int = 0) -> dict:
-        return self._call(
-            "POST", "mutate-odata", {"inquiry": inquiry, "update": update, "insert": insert}
-        )
+    def mutate_odata(
+        self, inquiry: str, update: int = 0, insert: int = 0, commit_after_seconds: float = 0
+    ) -> dict:
+        body: dict = {"inquiry": inquiry, "update": update, "insert": insert}
+        if commit_after_seconds:
+            body["commit_after_seconds"] = commit_after_seconds
+        return self._call("POST", "mutate-odata", body)
 
 
 class SimulatorProcess:

@@ -113,6 +113,7 @@ class Handler(BaseHTTPRequestHandler):
             f"http://{host}{instance}",
             split.path[len(instance) :].lstrip("/"),
         )
+        sim.commit_due()  # long transactions whose time has come become visible
         if sub.startswith("__control/") or sub == "__control":
             self._send(control.handle(sim, req))
             return

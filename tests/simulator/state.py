@@ -204,6 +204,11 @@ class Simulator:
                 token_lifetime=self.options["token_lifetime_seconds"],
             )
             self.stores: dict[str, EntityStore] = {}
+            # Long transactions (mutate with commit_after_seconds) not yet visible, and
+            # those already applied (kept for the control API's transactions view).
+            self.pending: list[Transaction] = []
+            self.committed: collections.deque[Transaction] = collections.deque(maxlen=1000)
+            self.transactions = 0
             self.renderers: dict[tuple[str, str], EntityRenderer] = {}
             self.row_cache = RowCache(int(self.options["row_cache_mb"]) * 1024 * 1024)
             self.odata = self._make_odata()
@@ -261,20 +266,88 @@ class Simulator:
             return name
         return next((e for e in top if e.lower() == name.lower()), None)
 
-    def mutate(self, entity: str, update: int, insert: int) -> dict:
-        """A user changed ``update`` rows and added ``insert`` rows, now."""
+    def mutate(
+        self, entity: str, update: int, insert: int, commit_after_seconds: float = 0
+    ) -> dict:
+        """A user changed ``update`` rows and added ``insert`` rows, now.
+
+        With ``commit_after_seconds`` the change is a long transaction (a big release, a
+        mass update, an import scenario): the new versions carry the stamp of the moment
+        they were saved, now, but become visible only that many seconds later; until then
+        the old versions are served and the inserted rows do not exist. A row held by an
+        uncommitted transaction is locked: a later change of it waits for that commit.
+        """
         with self.lock:
+            self.commit_due()
             store = self.store(entity)
             stamp = now_ms()
             rows = store.pick_rows(int(update), "update") if update else []
-            store.update(rows, stamp)
-            new = store.insert(int(insert), stamp) if insert else []
+            commit_at = stamp / 1000 + max(0.0, float(commit_after_seconds))
+            locked = [t for t in self.pending if t.entity == entity and set(rows) & t.rows]
+            commit_at = max([commit_at, *(t.commit_at for t in locked)])
             self.counters.incr("mutations")
-            return {
-                "updated": [store.row_id(r) for r in rows],
-                "inserted": [store.row_id(r) for r in new],
-                "stamp_ms": stamp,
-            }
+            self.transactions += 1
+            tx = Transaction(self.transactions, entity, set(rows), int(insert), stamp, commit_at)
+            if commit_at > server_time():
+                self.pending.append(tx)
+                return tx.describe(store)
+            self._apply(tx)
+            return tx.describe(store)
+
+    def _apply(self, tx: Transaction) -> None:
+        store = self.store(tx.entity)
+        store.update(sorted(tx.rows), tx.stamp_ms)
+        tx.inserted = store.insert(tx.insert, tx.stamp_ms) if tx.insert else []
+        tx.committed = True
+        self.committed.append(tx)
+
+    def commit_due(self) -> None:
+        """Commit the long transactions whose time has come (in commit order); called
+        before every request is answered, so what a request sees is a consistent moment."""
+        if not self.pending:
+            return
+        with self.lock:
+            now = server_time()
+            due = sorted((t for t in self.pending if t.commit_at <= now), key=lambda t: t.commit_at)
+            for tx in due:
+                self.pending.remove(tx)
+                self._apply(tx)
+
+    def transactions_view(self) -> list[dict]:
+        """Every transaction of ``mutate`` (committed or not), for the control API."""
+        with self.lock:
+            self.commit_due()
+            return [
+                t.describe(self.store(t.entity))
+                for t in sorted([*self.committed, *self.pending], key=lambda t: t.number)
+            ]
+
+
+class Transaction:
+    """One ``mutate``: rows updated and inserted with one stamp, visible from ``commit_at``."""
+
+    def __init__(
+        self, number: int, entity: str, rows: set, insert: int, stamp_ms: int, commit_at: float
+    ) -> None:
+        self.number = number
+        self.entity = entity
+        self.rows = rows
+        self.insert = insert
+        self.stamp_ms = stamp_ms
+        self.commit_at = commit_at
+        self.inserted: list[int] = []
+        self.committed = False
+
+    def describe(self, store: EntityStore) -> dict:
+        return {
+            "transaction": self.number,
+            "updated": [store.row_id(r) for r in sorted(self.rows)],
+            # Row numbers (so ids) of inserted rows are given at commit: none before.
+            "inserted": [store.row_id(r) for r in self.inserted],
+            "stamp_ms": self.stamp_ms,
+            "commit_at_ms": int(self.commit_at * 1000),
+            "committed": self.committed,
+        }
 
 
 class RowCache:

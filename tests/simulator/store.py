@@ -86,10 +86,12 @@ class EntityStore:
         self.order.insert(pos, row)
 
     def update(self, rows: list[int], now_ms: int) -> None:
-        """A user edited these rows now: new version (new values), stamp = now."""
+        """A user edited these rows now: new version (new values), stamp = now. A row's
+        stamp never goes back in time (a clock step back, or a transaction that waited for
+        another one's lock on the row keeps the later stamp)."""
         for row in rows:
             self._unindex(row)
-            self.stamps[row] = now_ms
+            self.stamps[row] = max(now_ms, self.stamps[row])
             self.versions[row] += 1
             self._index(row)
         self.mutation_count += 1
