@@ -88,6 +88,10 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
                 body["inquiry"], int(body.get("update", 0)), int(body.get("insert", 0))
             ),
         )
+    if name == "dac":
+        from .dacroute import control as dac_control
+
+        return dac_control(sim, req, args)
     if name == "entities":
         version = req.query.get("version") or sim.options["versions"][-1]
         c = contract(version)
