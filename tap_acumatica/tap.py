@@ -55,7 +55,7 @@ def build_authenticator(config: t.Mapping[str, t.Any]) -> AcumaticaAuth:
     """The authenticator for ``auth_scheme`` (and ``schema``: OData has no login session)."""
     scheme = config.get("auth_scheme") or "Basic"
     if scheme == "Basic":
-        if (config.get("schema") or "REST") == "OData":
+        if (config.get("schema") or "REST") in ("OData", "DAC"):
             return HTTPBasic(config)
         return LoginSession(config)
     from tap_acumatica import oauth  # OAuth schemes live in their own module
@@ -213,6 +213,10 @@ class TapAcumatica(Tap):
             from tap_acumatica import odata
 
             return odata.discover(self)
+        if self.config.get("schema") == "DAC":
+            from tap_acumatica import dac
+
+            return dac.discover(self)
         if self.input_catalog is not None:
             return self._streams_from_catalog()
         return self._streams_from_swagger()
