@@ -262,9 +262,8 @@ class DacStream(AcumaticaStream):
         self.service = service
         self.entity_set = entity_set
         self.keys = list(keys)
-        self._transform = compile_record(schema)
+        self._transform_fn: t.Callable[[dict[str, t.Any]], Record] | None = None
         props = schema.get("properties", {})
-        self._kinds = {n: _kind(p) for n, p in props.items()}
         self.detect_deletes = bool(self.config.get("detect_deletes"))
         self.soft_deletes = SOFT_DELETE_FLAG in props
 
@@ -327,6 +326,12 @@ class DacStream(AcumaticaStream):
         self._raise_for_status(response, what)
         return [self._record(raw) for raw in self._rows(response, what)]
 
+    def _transform(self, raw: dict[str, t.Any]) -> Record:
+        """Compiled on first use: discovery builds thousands of streams it never reads."""
+        if self._transform_fn is None:
+            self._transform_fn = compile_record(self.schema)
+        return self._transform_fn(raw)
+
     def _record(self, raw: dict[str, t.Any]) -> Record:
         record = self._transform(raw)
         if self.soft_deletes and raw.get(SOFT_DELETE_FLAG) is True:
@@ -375,7 +380,8 @@ class DacStream(AcumaticaStream):
 
     def _order(self) -> list[tuple[str, str]]:
         names = ([self.replication_key] if self.replication_key else []) + self.keys
-        return [(n, self._kinds.get(n, "other")) for n in names]
+        props = self.schema.get("properties", {})
+        return [(n, _kind(props.get(n, {}))) for n in names]
 
     def _keyset(self, lower: str | None) -> t.Iterator[list[Record]]:
         """Pages in (stamp, keys) order; ``lower`` bounds the range (stamp window)."""
@@ -569,3 +575,28 @@ def discover(tap: TapAcumatica) -> list[Stream]:
         streams.append(stream)
     tap.logger.info("Discovered %d DACs over %s.", len(streams), FAMILY_LABEL[service.family])
     return streams
+
+
+def catalog_dict(streams: t.Iterable[Stream]) -> dict[str, t.Any]:
+    """The catalog, written straight from the streams.
+
+    The SDK builds each entry by round-tripping the schema through ``singerlib.Schema``
+    (``from_dict`` then ``to_dict``): about 5 ms per DAC, 14 s for the ~2,500 DACs of a
+    real instance. DAC schemas are flat dicts of primitive types that the round trip
+    leaves unchanged, so the same entries (the keys of ``CatalogEntry.to_dict``) are
+    written directly.
+    """
+    entries = []
+    for stream in streams:
+        entry: dict[str, t.Any] = {"tap_stream_id": stream.tap_stream_id}
+        if isinstance(stream, DacStream):
+            entry["table_name"] = stream.entity_set
+        if stream.replication_key is not None:
+            entry["replication_key"] = stream.replication_key
+        entry["replication_method"] = stream.replication_method
+        entry["key_properties"] = list(stream.primary_keys or [])
+        entry["schema"] = stream.schema
+        entry["stream"] = stream.name
+        entry["metadata"] = stream.metadata.to_list()
+        entries.append(entry)
+    return {"streams": entries}

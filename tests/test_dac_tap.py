@@ -264,9 +264,7 @@ def test_deletes_are_emitted_with_sdc_deleted_at(family) -> None:
         assert soft == {d["NoteID"] for d in customers["deleted"]}
         soft_rows = [r for r in run2.records["Customer"] if r.get("DeletedDatabaseRecord")]
         assert soft_rows
-        assert all(
-            r["_sdc_deleted_at"] == r["LastModifiedDateTime"] for r in soft_rows
-        )
+        assert all(r["_sdc_deleted_at"] == r["LastModifiedDateTime"] for r in soft_rows)
         # InventoryItem has no deletion tracking: one warning, and it is read without deletes.
         warnings = [line for line in run2.stderr.splitlines() if "no deleted-records feed" in line]
         assert len(warnings) == 1

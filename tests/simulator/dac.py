@@ -1051,7 +1051,7 @@ _SYN_TYPES = [
 
 
 def _synthetic(n: int) -> Dac:
-    """A generated DAC of about 8 KB of EDMX (72 properties, 12 navigation properties)."""
+    """A generated DAC of about 8 KB of EDMX (72 properties, 24 navigation properties)."""
     rng = random.Random(n)
     props = [Prop(f"Synth{n}ID", "Int32", nullable=False), Prop(f"Synth{n}CD", "String", pad=15)]
     props += [
@@ -1069,7 +1069,7 @@ def _synthetic(n: int) -> Dac:
             f"Field{j:02d}",
             f"Synth{n + j}ID",
         )
-        for j in range(12)
+        for j in range(24)
     )
     return Dac(
         f"PX.Objects.Synth{n % 40}",
