@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import json
 import random
 import re
@@ -140,6 +141,7 @@ class _Table:
     rows: dict[tuple, _Row] = field(default_factory=dict)
     generated: int = 0
     removed: list[tuple[str, datetime]] = field(default_factory=list)  # (NoteID, DeleteDate)
+    sorted_cache: list[_Row] | None = None
 
 
 class _Error(Exception):
@@ -637,6 +639,7 @@ class DacService:
         row.order = self._order(dac.name, row)
         key = self._key(dac, values)
         table.rows[key] = row
+        table.sorted_cache = None
         return row
 
     def _visible(self, dac: Dac, row: _Row, show_deleted: bool) -> bool:
@@ -677,6 +680,7 @@ class DacService:
                     self._bump(row, now)
                 else:
                     del table.rows[key]
+                    table.sorted_cache = None
                 if root.name in self.options["tracking"] and row.values.get("NoteID"):
                     table.removed.append((row.values["NoteID"], now))
             inserted = []
@@ -726,9 +730,12 @@ class DacService:
     def _rows(self, dac: Dac, show_deleted: bool) -> list[_Row]:
         table = self.tables[dac.table]
         keys = self._root(dac).keys
-        rows = [r for r in table.rows.values() if self._visible(dac, r, show_deleted)]
-        rows.sort(key=lambda r: tuple(_sort_key(r.values[k]) for k in keys))
-        return rows
+        # The clustered index: key order, kept until a row is added or removed.
+        if table.sorted_cache is None:
+            table.sorted_cache = sorted(
+                table.rows.values(), key=lambda r: tuple(_sort_key(r.values[k]) for k in keys)
+            )
+        return [r for r in table.sorted_cache if self._visible(dac, r, show_deleted)]
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -903,12 +910,22 @@ class DacService:
             if om is None:
                 raise _Error(400, f"Syntax error in $orderby at '{part}'.")
             order.append((prop(om.group(1)).name, (om.group(2) or "").lower() == "desc"))
-        if order:
+        top = _non_negative(query, "$top")
+        skip = _non_negative(query, "$skip") or 0
+        if order and not any(desc for _, desc in order):
+            # One composite key, ties by the internal hash; a TOP n sort keeps n rows
+            # (as SQL Server's top-N sort does), still reading every filtered row.
+            def sort_key(r: _Row) -> tuple:
+                return (*(_sort_key(r.values.get(n)) for n, _ in order), r.order)
+
+            if top is not None:
+                rows = heapq.nsmallest(skip + top, rows, key=sort_key)
+            else:
+                rows.sort(key=sort_key)
+        elif order:
             rows.sort(key=lambda r: r.order)
             for pname, desc in reversed(order):
                 rows.sort(key=lambda r, n=pname: _sort_key(r.values.get(n)), reverse=desc)
-        top = _non_negative(query, "$top")
-        skip = _non_negative(query, "$skip") or 0
         rows = rows[skip:] if top is None else rows[skip : skip + top]
         chosen = list(dac.all_props)
         raw_select = query.get("$select", "").strip()
