@@ -30,176 +30,24 @@ with ``NoteID`` and ``_sdc_deleted_at``. Rows soft-deleted in tables with
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import typing as t
-from urllib.parse import unquote, urlsplit
 
 from tap_acumatica.contract import format_utc, parse_datetime
-from tap_acumatica.dac_metadata import (
-    DELETED_AT,
-    SOFT_DELETE_FLAG,
-    DacSpec,
-    build_specs,
-    parse_types,
-)
-from tap_acumatica.errors import (
-    AcumaticaAPIError,
-    AcumaticaError,
-    AcumaticaResponseError,
-    ConfigError,
-    body_detail,
-)
-from tap_acumatica.odata import URL_STYLES, compile_record
+from tap_acumatica.dac_metadata import DELETED_AT, SOFT_DELETE_FLAG
+from tap_acumatica.dac_service import ROLE_HINT, DacService
+from tap_acumatica.errors import AcumaticaAPIError, AcumaticaResponseError, body_detail
+from tap_acumatica.odata import compile_record
 from tap_acumatica.streams import MAX_QUERY_LENGTH, AcumaticaStream, Record
 from tap_acumatica.windows import RESOLUTION
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
-    from singer_sdk.streams import Stream
 
-    from tap_acumatica.client import AcumaticaClient
     from tap_acumatica.tap import TapAcumatica
 
-FAMILY_LABEL = {
-    "v4": "DAC-based OData (t/<company>/api/odata/dac/)",
-    "legacy": "DAC-based OData, legacy path (ODatav4/<company>/)",
-}
-#: Days Acumatica keeps deleted-record entries by default (SM207010 "Days to Keep Records").
 DELETE_RETENTION_DAYS = 10
 DELETES_BOOKMARK = "deletes_since"
-ROLE_HINT = (
-    "The user needs the predefined role 'OData4 User' (User Roles, SM201005) and access "
-    "rights to the screen that shows this DAC's data (Access Rights by Screen, SM201020)."
-)
-
-
-# --- the service (URL family) --------------------------------------------------------------
-
-
-class DacService:
-    """The DAC service root of this run: URL family and tenant, resolved once."""
-
-    def __init__(self, tap: TapAcumatica) -> None:
-        self._tap = tap
-        config = tap.config
-        self.style = str(config.get("odata_url_style") or "auto")
-        if self.style not in URL_STYLES:
-            raise ConfigError(
-                f"Setting 'odata_url_style' must be one of {', '.join(URL_STYLES)}; "
-                f"got {self.style!r}."
-            )
-        self.company = str(config.get("company") or "")
-        self.instance, pasted_family, pasted_tenant = _split_service_url(tap.client.base_url)
-        if pasted_tenant:
-            if self.company and self.company.lower() != pasted_tenant.lower():
-                raise ConfigError(
-                    f"'url' names tenant {pasted_tenant!r} but setting 'company' is "
-                    f"{self.company!r}; leave one of them out."
-                )
-            self.company = pasted_tenant
-        if pasted_family and self.style not in ("auto", pasted_family):
-            raise ConfigError(
-                f"'url' is a {pasted_family} DAC service URL but 'odata_url_style' is "
-                f"{self.style!r}."
-            )
-        style = pasted_family or self.style
-        if style == "v4" and not self.company:
-            raise ConfigError(
-                "DAC OData v4 needs setting 'company' (the tenant's login name in "
-                "t/<company>/api/odata/dac/)."
-            )
-        self._family: str | None = None if style == "auto" else style
-        self._lock = threading.Lock()
-
-    @property
-    def client(self) -> AcumaticaClient:
-        return self._tap.client
-
-    def root(self, family: str | None = None) -> str:
-        """Absolute service root URL, ending in '/'."""
-        family = family or self.family
-        tenant = self.client.quote_segment(self.company) if self.company else ""
-        if family == "v4":
-            return f"{self.instance}t/{tenant}/api/odata/dac/"
-        return f"{self.instance}ODatav4/{tenant}/" if tenant else f"{self.instance}ODatav4/"
-
-    @property
-    def family(self) -> str:
-        with self._lock:
-            if self._family is None:
-                self._family = self._probe()
-                self._tap.logger.info(
-                    "odata_url_style auto: using %s at %s.",
-                    FAMILY_LABEL[self._family],
-                    self.root(self._family),
-                )
-            return self._family
-
-    def _probe(self) -> str:
-        tried = []
-        for family in ("v4", "legacy") if self.company else ("legacy",):
-            url = self.root(family)
-            response = self.client.request("GET", url, what=f"DAC OData service ({family})")
-            if response.status_code == 403:
-                raise AcumaticaAPIError(
-                    f"DAC OData service at {url}: HTTP 403 ({body_detail(response)}). " + ROLE_HINT,
-                    403,
-                )
-            if response.status_code == 200 and "json" in response.headers.get("Content-Type", ""):
-                try:
-                    body = self.client.parse_json(response, "DAC OData service document")
-                except AcumaticaError:
-                    body = None
-                if isinstance(body, dict) and "value" in body:
-                    return family
-            tried.append(f"{url} (HTTP {response.status_code})")
-        raise ConfigError(
-            "No DAC-based OData service found; tried " + ", ".join(tried) + ". Check 'url' "
-            "and 'company', or set 'odata_url_style'."
-        )
-
-    def specs(self, wanted: list[str] | None) -> list[DacSpec]:
-        """``$metadata``, stream-parsed (about 20 MB on a real instance)."""
-        url = self.root() + "$metadata"
-        what = "DAC OData $metadata"
-        response = self.client.request(
-            "GET", url, what=what, headers={"Accept": "application/xml"}, stream=True
-        )
-        try:
-            if response.status_code != 200:
-                detail = body_detail(response)
-                hint = f" {ROLE_HINT}" if response.status_code == 403 else ""
-                raise AcumaticaAPIError(
-                    f"{what}: HTTP {response.status_code} from {url} ({detail}).{hint}",
-                    response.status_code,
-                )
-            response.raw.decode_content = True
-            types, sets = parse_types(t.cast("t.IO[bytes]", response.raw))
-        finally:
-            response.close()
-        return build_specs(types, sets, wanted)
-
-
-def _split_service_url(base_url: str) -> tuple[str, str | None, str | None]:
-    """(instance base, family, tenant) of a base URL that may be a pasted service URL."""
-    parts = urlsplit(base_url)
-    segments = parts.path.split("/")
-    lowered = [s.lower() for s in segments]
-    family = tenant = None
-    cut = len(segments)
-    for i, seg in enumerate(lowered):
-        if seg == "t" and lowered[i + 2 : i + 5] == ["api", "odata", "dac"]:
-            family, tenant, cut = "v4", unquote(segments[i + 1]), i
-            break
-        if seg == "odatav4":
-            family, cut = "legacy", i
-            nxt = segments[i + 1] if i + 1 < len(segments) else ""
-            if nxt and not nxt.startswith("$"):
-                tenant = unquote(nxt)
-            break
-    path = "/".join(segments[:cut]).rstrip("/") + "/"
-    return f"{parts.scheme}://{parts.netloc}{path}", family, tenant or None
 
 
 # --- literals --------------------------------------------------------------------------------
@@ -504,99 +352,3 @@ class DacStream(AcumaticaStream):
         state[DELETES_BOOKMARK] = format_utc(value)
         self.state_manager.is_flushed = False
         self._write_state_message()
-
-
-# --- discovery --------------------------------------------------------------------------------
-
-
-def _wanted(tap: TapAcumatica) -> list[str] | None:
-    wanted = tap.config.get("dacs")
-    if wanted is not None and (
-        not isinstance(wanted, list) or not all(isinstance(w, str) and w for w in wanted)
-    ):
-        raise ConfigError(
-            "Setting 'dacs' must be a list of DAC names, e.g. "
-            '["SOOrder", "PX_Objects_AR_Customer"].'
-        )
-    return wanted
-
-
-def discover(tap: TapAcumatica) -> list[Stream]:
-    """DAC streams: from the input catalog if any (no ``$metadata``), else from ``$metadata``."""
-    service = DacService(tap)
-    wanted = _wanted(tap)
-    if tap.input_catalog is not None:
-        streams: list[Stream] = []
-        for entry in tap.input_catalog.values():
-            md = entry.metadata.root
-            pks = list(entry.key_properties or getattr(md, "table_key_properties", None) or [])
-            valid = getattr(md, "valid_replication_keys", None) or []
-            streams.append(
-                DacStream(
-                    tap,
-                    service,
-                    entry.tap_stream_id,
-                    entry.schema.to_dict(),
-                    entity_set=entry.table or entry.tap_stream_id,
-                    # Keyset order: the catalog's keys (NoteID with detect_deletes is as
-                    # unique as the DAC's keys, and the server orders and filters it alike).
-                    keys=pks,
-                    primary_keys=pks,
-                    replication_key=entry.replication_key or (valid[0] if valid else None),
-                )
-            )
-        return streams
-    specs = service.specs(wanted)
-    if wanted is not None:
-        known = {a.lower() for s in specs for a in s.aliases}
-        unknown = [w for w in wanted if w.lower() not in known]
-        if unknown:
-            raise ConfigError(
-                f"Unknown DAC(s) in 'dacs': {', '.join(map(repr, unknown))}. Use short names "
-                "(SOOrder) or qualified ones (PX_Objects_SO_SOOrder) as the service's "
-                "$metadata lists them."
-            )
-    deletes = bool(tap.config.get("detect_deletes"))
-    streams = []
-    for spec in specs:
-        # A removed record is known by its NoteID only, so with detect_deletes NoteID is
-        # the key targets merge on (the DAC's keys stay ordinary columns).
-        pks = ["NoteID"] if deletes and "NoteID" in spec.properties else spec.keys
-        stream = DacStream(
-            tap,
-            service,
-            spec.stream_name,
-            spec.json_schema(),
-            entity_set=spec.entity_set,
-            keys=pks,
-            primary_keys=pks,
-            replication_key=spec.stamp,
-        )
-        streams.append(stream)
-    tap.logger.info("Discovered %d DACs over %s.", len(streams), FAMILY_LABEL[service.family])
-    return streams
-
-
-def catalog_dict(streams: t.Iterable[Stream]) -> dict[str, t.Any]:
-    """The catalog, written straight from the streams.
-
-    The SDK builds each entry by round-tripping the schema through ``singerlib.Schema``
-    (``from_dict`` then ``to_dict``): about 5 ms per DAC, 14 s for the ~2,500 DACs of a
-    real instance. DAC schemas are flat dicts of primitive types that the round trip
-    leaves unchanged, so the same entries (the keys of ``CatalogEntry.to_dict``) are
-    written directly.
-    """
-    entries = []
-    for stream in streams:
-        entry: dict[str, t.Any] = {"tap_stream_id": stream.tap_stream_id}
-        if isinstance(stream, DacStream):
-            entry["table_name"] = stream.entity_set
-        if stream.replication_key is not None:
-            entry["replication_key"] = stream.replication_key
-        entry["replication_method"] = stream.replication_method
-        entry["key_properties"] = list(stream.primary_keys or [])
-        entry["schema"] = stream.schema
-        entry["stream"] = stream.name
-        entry["metadata"] = stream.metadata.to_list()
-        entries.append(entry)
-    return {"streams": entries}

@@ -122,11 +122,11 @@ class TapAcumatica(Tap):
     @property
     def catalog_dict(self) -> dict:
         """DAC catalogs hold thousands of streams: written without the SDK's per-entry
-        schema round trip (see :func:`tap_acumatica.dac.catalog_dict`)."""
+        schema round trip (see :func:`tap_acumatica.dac_discovery.catalog_dict`)."""
         if self.config.get("schema") == "DAC":
-            from tap_acumatica import dac
+            from tap_acumatica import dac_discovery
 
-            return dac.catalog_dict(self.streams.values())
+            return dac_discovery.catalog_dict(self.streams.values())
         return super().catalog_dict
 
     @property
@@ -233,9 +233,9 @@ class TapAcumatica(Tap):
 
             return odata.discover(self)
         if self.config.get("schema") == "DAC":
-            from tap_acumatica import dac
+            from tap_acumatica import dac_discovery
 
-            return dac.discover(self)
+            return dac_discovery.discover(self)
         if self.input_catalog is not None:
             return self._streams_from_catalog()
         return self._streams_from_swagger()

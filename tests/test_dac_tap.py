@@ -301,3 +301,21 @@ def test_forbidden_dac_gives_one_clear_error_naming_the_role(family) -> None:
         catalog = tapkit.select(tapkit.discover(config), ["ARInvoice"])
         run = tapkit.run_tap(config, catalog=catalog)
         tapkit.assert_one_clear_error(run, "403", "OData4 User", "ARInvoice")
+
+
+def test_fast_catalog_equals_the_sdks(sim) -> None:
+    """The DAC catalog is written without the SDK's per-entry round trips (thousands of
+    DACs); it must be exactly what the SDK would write."""
+    from singer_sdk import Tap
+
+    from tap_acumatica import dac_discovery
+    from tap_acumatica.tap import TapAcumatica
+
+    for extra in ({}, {"detect_deletes": True}):
+        tap = TapAcumatica(config=dac_config(sim, "v4", **extra), setup_mapper=False)
+        try:
+            ours = dac_discovery.catalog_dict(tap.streams.values())
+            sdk = Tap.catalog_dict.fget(tap)  # type: ignore[attr-defined]
+        finally:
+            tap.close()
+        assert json.loads(json.dumps(ours)) == json.loads(json.dumps(sdk))
