@@ -359,3 +359,19 @@ def test_killed_run_resumes_from_its_last_page_without_loss() -> None:
             merged[tuple(record[k] for k in keys)] = record
         assert merged == want
         assert len(second) < 900  # resumed, not started again
+
+
+def test_select_asks_for_the_selected_columns_only(sim) -> None:
+    config = dac_config(sim, "v4", dacs=["InventoryItem"])
+    catalog = tapkit.select(tapkit.discover(config), ["InventoryItem"])
+    for md in catalog["streams"][0]["metadata"]:
+        if md["breadcrumb"] in (["properties", "Descr"], ["properties", "tstamp"]):
+            md["metadata"]["selected"] = False
+    run = tapkit.run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert all("Descr" not in r and "tstamp" not in r for r in run.records["InventoryItem"])
+    asked = [r for r in sim.control.requests("dac") if r["path"].endswith("InventoryItem")][-1]
+    columns = asked["query"]["$select"].split(",")
+    assert "Descr" not in columns
+    assert "tstamp" not in columns
+    assert {"InventoryID", "LastModifiedDateTime", "InventoryCD"} <= set(columns)
