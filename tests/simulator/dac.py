@@ -37,6 +37,9 @@ What is modelled, and why:
   ``forbidden`` (``"*"``: all, as for a user without the role "OData4 User" and without
   screen rights) answers 403 ``You do not have access to this entity set.`` ([DS],
   unverified) but stays in ``$metadata``.
+* Not modelled (answered 501 so a client relying on them notices): ``$expand``, key
+  lookups ``SOOrder(OrderType='SO',OrderNbr='000058')``; ``$count`` is a 400 like any
+  other unsupported option; no ``@odata.nextLink`` (Acumatica's page limits are silent).
 * ``synthetic_types: N`` adds N generated entity types (about 8 KB of EDMX each, so 2,500
   give ~20 MB, the size of a real 2026 R2 document) to ``$metadata`` for the discovery
   benchmark; they hold no rows.
