@@ -375,3 +375,21 @@ def test_select_asks_for_the_selected_columns_only(sim) -> None:
     assert "Descr" not in columns
     assert "tstamp" not in columns
     assert {"InventoryID", "LastModifiedDateTime", "InventoryCD"} <= set(columns)
+
+
+def test_transient_faults_are_retried_and_lose_nothing() -> None:
+    with SimulatorProcess(seed=6) as sim:
+        # page_size 100: several pages, each of which may meet a fault.
+        # backoff_factor 0.01: the retries' waits, not their number, would slow the test.
+        config = dac_config(sim, "v4", page_size=100, backoff_factor=0.01)
+        catalog = tapkit.select(tapkit.discover({**config, "dacs": ["SOLine"]}), ["SOLine"])
+        sim.control.faults(rate_429=0.15, rate_5xx=0.1, status_5xx=503, retry_after=0, fault_seed=3)
+        run = tapkit.run_tap(config, catalog=catalog)
+        sim.control.faults()
+        assert run.returncode == 0, run.stderr[-2000:]
+        injected = control(sim, "GET", "counters")["faults_injected"]
+        assert injected.get("429", 0) + injected.get("5xx", 0) > 0
+        keys = ["OrderType", "OrderNbr", "LineNbr"]
+        schema = run.schemas["SOLine"]
+        want = by_key([expected(r, schema) for r in truth(sim, "SOLine")], keys)
+        assert by_key(run.records["SOLine"], keys) == want
