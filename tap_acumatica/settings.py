@@ -17,7 +17,7 @@ from tap_acumatica.datetimes import parse_start_date
 from tap_acumatica.errors import ConfigError
 
 AUTH_SCHEMES = ("Basic", "OAuthPassword", "OAuth", "OAuthImplicit")
-SCHEMAS = ("REST", "OData")
+SCHEMAS = ("REST", "OData", "DAC")
 DEFAULT_ENDPOINT_VERSION = "17.200.001"
 DEFAULT_ENDPOINT_NAME = "Default"
 DEFAULT_PAGE_SIZE = 1000
@@ -111,7 +111,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default="REST",
         allowed_values=list(SCHEMAS),
         description=(
-            "`REST`: contract-based API entities. `OData`: generic inquiries exposed via OData."
+            "`REST`: contract-based API entities. `OData`: generic inquiries exposed via OData. "
+            "`DAC`: every data access class (table) over DAC-based OData v4."
         ),
     ),
     th.Property(
@@ -142,7 +143,27 @@ CONFIG_SCHEMA = th.PropertiesList(
         description=(
             "With schema OData: `v4` reads `<url>/t/<company>/api/odata/gi/` (OData v4, "
             "2024 R2+), `legacy` reads `<url>/odata/<company>/` (OData v3; `company` may be "
-            "empty on single-tenant sites), `auto` tries v4 then legacy and logs which it uses."
+            "empty on single-tenant sites), `auto` tries v4 then legacy and logs which it uses. "
+            "With schema DAC: `v4` reads `<url>/t/<company>/api/odata/dac/`, `legacy` "
+            "`<url>/ODatav4/<company>/`."
+        ),
+    ),
+    th.Property(
+        "dacs",
+        th.ArrayType(th.StringType),
+        description=(
+            "With schema DAC: discover only these DACs, by short name (`SOOrder`) or "
+            'qualified name (`PX_Objects_SO_SOOrder`), e.g. `["SOOrder", "SOLine"]`.'
+        ),
+    ),
+    th.Property(
+        "detect_deletes",
+        th.BooleanType,
+        default=False,
+        description=(
+            "With schema DAC: each incremental run also reads the DAC's deleted-records feed "
+            "(needs Deleted Records Tracking, SM207010) and soft-deleted rows, and emits "
+            "removed records with `_sdc_deleted_at` set; `NoteID` becomes the stream's key."
         ),
     ),
     th.Property(
@@ -334,7 +355,9 @@ def validate_config(config: t.Mapping[str, t.Any]) -> None:
             f"Setting 'auth_scheme' must be one of {', '.join(AUTH_SCHEMES)}; got {scheme!r}."
         )
     if (config.get("schema") or "REST") not in SCHEMAS:
-        raise ConfigError(f"Setting 'schema' must be REST or OData; got {config.get('schema')!r}.")
+        raise ConfigError(
+            f"Setting 'schema' must be REST, OData or DAC; got {config.get('schema')!r}."
+        )
     needed = {
         "Basic": ("username", "password"),
         "OAuthPassword": ("oauth_client_id", "oauth_client_secret", "username", "password"),

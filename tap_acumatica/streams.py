@@ -272,12 +272,18 @@ class AcumaticaStream(RESTStream):
         flt = window_filter(self.replication_key, window.start, window.end, self.filter_dialect)
         return self.fetch(filter_expr=flt, top=top, skip=skip)
 
-    def _read_incremental(self, context: Context | None) -> t.Iterator[Record]:
+    def _begin_incremental(self, context: Context | None) -> tuple[dt.datetime, dt.datetime]:
+        """The range ``(bookmark, upper bound]`` this run reads, remembered for the
+        bookmarks it writes and for counting the rows of the previous run's margin."""
         start = self._window_start(context)
         end = self.snapshot_end()
         self._first_bookmark, self._bound = start, end
         previous = self.get_context_state(context).get(UPPER_BOUND_KEY)
         self._previous_bound = str(previous) if previous else None
+        return start, end
+
+    def _read_incremental(self, context: Context | None) -> t.Iterator[Record]:
+        start, end = self._begin_incremental(context)
         if end <= start:
             self.logger.info(
                 "%s: nothing to read, bookmark %s is at the snapshot end.",

@@ -23,10 +23,10 @@ __all__ = ["AcumaticaAuth", "build_authenticator"]
 
 
 def build_authenticator(config: t.Mapping[str, t.Any]) -> AcumaticaAuth:
-    """The authenticator for ``auth_scheme`` (and ``schema``: OData has no login session)."""
+    """The authenticator for ``auth_scheme`` (OData, GI or DAC, has no login session)."""
     scheme = config.get("auth_scheme") or "Basic"
     if scheme == "Basic":
-        if (config.get("schema") or "REST") == "OData":
+        if (config.get("schema") or "REST") in ("OData", "DAC"):
             return HTTPBasic(config)
         return LoginSession(config)
     if scheme == "OAuthPassword":

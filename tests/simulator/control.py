@@ -99,6 +99,10 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
                 float(body.get("commit_after_seconds", 0)),
             ),
         )
+    if name == "dac":
+        from .dacroute import control as dac_control
+
+        return dac_control(sim, req, args)
     if name == "entities":
         version = req.query.get("version") or sim.options["versions"][-1]
         c = contract(version)

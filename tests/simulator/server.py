@@ -13,7 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import control, oauth, rest
+from . import control, dacroute, oauth, rest
 from .state import DATA_KINDS, Simulator, server_time
 from .swagger import contract
 from .wire import (
@@ -246,6 +246,9 @@ def _bad_body(sim: Simulator, req: Request, kind: str, style: str) -> Response:
 def classify(method: str, sub: str) -> str:
     """The request kind counted in counters.requests_by_kind."""
     parts = sub.rstrip("/").split("/")
+    dac_kind = dacroute.kind_of(sub)  # DAC-based OData (tests/simulator/dac.py)
+    if dac_kind:
+        return dac_kind
     if parts[0] == "entity":
         if len(parts) == 1:
             return "entity_index"
@@ -284,6 +287,8 @@ def route(sim: Simulator, req: Request, kind: str) -> Response:
         return oauth.openid_configuration(sim, req)
     if kind in ("odata", "odata_metadata"):
         return odata(sim, req)
+    if kind in ("dac", "dac_metadata"):
+        return dacroute.route(sim, req)
     if parts[0] != "entity" or len(parts) < 4:
         return not_found_resource(url)
     endpoint, version = parts[1], parts[2]

@@ -45,10 +45,13 @@ DEFAULTS: dict = {
     # concurrent requests do not queue on one GIL as they would not on a real server.
     "render_workers": 0,
     "clock_offset_seconds": 0,
+    # DAC-based OData (tests/simulator/dac.py): sizes, forbidden, tracking, retention_days,
+    # synthetic_types, offsets.
+    "dac": {},
 }
 
 # Kinds that count as "data requests": faults hit them, max_in_flight measures them.
-DATA_KINDS = frozenset({"list", "get", "adhoc", "odata", "odata_metadata"})
+DATA_KINDS = frozenset({"list", "get", "adhoc", "odata", "odata_metadata", "dac", "dac_metadata"})
 
 
 def normalise_options(options: dict) -> dict:
@@ -212,6 +215,7 @@ class Simulator:
             self.renderers: dict[tuple[str, str], EntityRenderer] = {}
             self.row_cache = RowCache(int(self.options["row_cache_mb"]) * 1024 * 1024)
             self.odata = self._make_odata()
+            self._dac = None  # built on first use: most runs never read DACs
 
     def _make_odata(self):
         from .odata import ODataService
@@ -223,6 +227,20 @@ class Simulator:
             clock=now_utc,
             forbidden=tuple(self.options["odata_forbidden"]),
         )
+
+    @property
+    def dac(self):
+        from .dac import DacService
+
+        with self.lock:
+            if self._dac is None:
+                self._dac = DacService(
+                    seed=self.options["seed"],
+                    options=self.options["dac"],
+                    clock=now_utc,
+                    counters=self.counters,
+                )
+            return self._dac
 
     @property
     def tenants(self) -> list[str]:
