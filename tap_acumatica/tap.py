@@ -21,7 +21,7 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_acumatica import __version__
+from tap_acumatica import __version__, urls
 from tap_acumatica.auth import AcumaticaAuth, HTTPBasic, LoginSession
 from tap_acumatica.client import AcumaticaClient
 from tap_acumatica.contract import (
@@ -34,6 +34,7 @@ from tap_acumatica.contract import (
 from tap_acumatica.errors import AcumaticaError, ConfigError
 from tap_acumatica.logs import install_redaction
 from tap_acumatica.output import BufferedMsgSpecWriter
+from tap_acumatica.replication import requested_methods
 from tap_acumatica.rest import EntityStream
 from tap_acumatica.settings import (
     CONFIG_SCHEMA,
@@ -76,6 +77,9 @@ class TapAcumatica(Tap):
         self._client: AcumaticaClient | None = None
         self._client_lock = threading.Lock()
         self._endpoint_version: str | None = None
+        #: ``replication-method`` the catalog's metadata asks for, by stream (the SDK's
+        #: parsed catalog drops it; see :mod:`tap_acumatica.replication`).
+        self.requested_replication_methods = requested_methods(kwargs.get("catalog"))
         try:
             super().__init__(*args, **kwargs)
         except ConfigValidationError as exc:
@@ -86,6 +90,11 @@ class TapAcumatica(Tap):
                 f"Invalid config: {problems}. See `tap-acumatica --about` for the settings."
             ) from None
         validate_config(self.config)
+        # Settings the pasted URL implies (tenant, endpoint, OData URL family) join the
+        # config once, here, so every module reads them as if the user had set them.
+        resolution = urls.resolve(self.config)
+        self._config.update(resolution.taken)  # the SDK's config dict (read-only view)
+        self.logger.info(resolution.describe())
 
     # The run's client --------------------------------------------------------------------
 
@@ -223,13 +232,11 @@ class TapAcumatica(Tap):
         streams: list[Stream] = []
         for entry in self.input_catalog.values():
             md = entry.metadata.root
+            # The entity's stamp, as discovery listed it; the catalog then chooses.
             keys = getattr(md, "valid_replication_keys", None) or []
             streams.append(
                 EntityStream(
-                    self,
-                    entry.tap_stream_id,
-                    entry.schema.to_dict(),
-                    replication_key=entry.replication_key or (keys[0] if keys else None),
+                    self, entry.tap_stream_id, entry.schema.to_dict(), keys[0] if keys else None
                 )
             )
         return streams
