@@ -71,6 +71,13 @@ class ControlClient:
             body["version"] = version
         return self._call("POST", "mutate", body)
 
+    def delete(self, entity: str, count: int = 1, version: str | None = None) -> dict:
+        """Delete ``count`` records of ``entity`` -> {"deleted": [ids]}."""
+        body: dict = {"entity": entity, "count": count}
+        if version:
+            body["version"] = version
+        return self._call("POST", "delete", body)
+
     def faults(self, **config) -> dict:
         """Replace the fault configuration; no arguments clears every fault."""
         return self._call("POST", "faults", config)

@@ -276,6 +276,15 @@ class Simulator:
                 "stamp_ms": stamp,
             }
 
+    def delete(self, entity: str, count: int) -> dict:
+        """A user deleted ``count`` records of ``entity``, now."""
+        with self.lock:
+            store = self.store(entity)
+            rows = store.pick_rows(int(count), "delete")
+            store.delete(rows)
+            self.counters.incr("mutations")
+            return {"deleted": [store.row_id(r) for r in rows]}
+
 
 class RowCache:
     """Bounded LRU of rendered record bodies keyed by (plan, row, version)."""
