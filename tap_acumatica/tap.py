@@ -89,12 +89,28 @@ class TapAcumatica(Tap):
             raise ConfigError(
                 f"Invalid config: {problems}. See `tap-acumatica --about` for the settings."
             ) from None
+        self._settle_config()
+
+    def _settle_config(self) -> None:
+        """Check the config and add the settings the pasted URL implies (once).
+
+        Runs before any stream exists: streams copy the config when built, and a sync
+        without a catalog builds them inside the SDK's constructor (``setup_mapper``).
+        """
+        if getattr(self, "url_resolution", None) is not None:
+            return
         validate_config(self.config)
         # Settings the pasted URL implies (tenant, endpoint, OData URL family) join the
         # config once, here, so every module reads them as if the user had set them.
         resolution = urls.resolve(self.config)
         self._config.update(resolution.taken)  # the SDK's config dict (read-only view)
         self.logger.info(resolution.describe())
+        #: What ``url`` said (API kind, resource after an OData service URL, ...).
+        self.url_resolution: urls.Resolution | None = resolution
+
+    def setup_mapper(self) -> None:
+        self._settle_config()
+        super().setup_mapper()
 
     # The run's client --------------------------------------------------------------------
 

@@ -154,3 +154,22 @@ def test_the_simulator_routes_api_segments_in_any_case(sim: SimulatorProcess) ->
         assert listed.status_code == 200
         assert len(listed.json()) == 2
         session.post(sim.url + "entity/auth/logout", timeout=30)
+
+
+def test_a_sync_without_catalog_takes_the_url_settings_too(sim: SimulatorProcess) -> None:
+    """Without --catalog the SDK builds the streams inside the tap's constructor: the
+    settings from the URL must already be there (one log line, the URL's tenant used)."""
+    config = {
+        "url": sim.url + f"odata/{TENANT}/",
+        **credentials(sim),
+        "schema": "OData",
+        "inquiries": [INQUIRY],
+    }
+    sim.control.reset()
+    run = tapkit.run_tap(config)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.count(INQUIRY) == len(sim.control.truth_odata(INQUIRY))
+    assert "odata_url_style='legacy'" in info_line(run)
+    paths = odata_paths(sim)
+    assert paths
+    assert all(p.startswith(f"odata/{TENANT}/") for p in paths), paths
