@@ -34,6 +34,11 @@ API_LABEL = {
     GI: "OData generic-inquiry URL",
     DAC: "DAC-based OData URL",
 }
+SERVICE_OF_API = {
+    REST: "contract-based REST API",
+    GI: "OData generic-inquiry service",
+    DAC: "DAC-based OData service",
+}
 #: Settings a URL may imply, and how their values compare (tenant and endpoint names are
 #: matched case-insensitively by Acumatica; versions are exact).
 IMPLIED = ("endpoint_name", "endpoint_version", "company", "odata_url_style")
@@ -169,7 +174,8 @@ def resolve(config: t.Mapping[str, t.Any]) -> Resolution:
     wanted = SCHEMA_OF_API.get(parsed.api or "")
     if wanted is not None and parsed.api != REST and wanted != schema:
         raise ConfigError(
-            f"Setting 'url' is a {parsed.form} ({parsed.given}) but 'schema' is {schema}: "
+            f"Setting 'url' ({parsed.given}) is a URL of the {SERVICE_OF_API[parsed.api or '']}"
+            f", but 'schema' is {schema}: "
             f"set 'schema' to {wanted} to read it"
             + (
                 f", or set 'url' to the instance root {parsed.base} to read "
