@@ -11,7 +11,8 @@ The SDK (0.54) reads the entry's ``replication_method`` and the metadata's
 ``StreamMetadata`` has no such field): :func:`requested_methods` reads it from the raw
 catalog. :func:`choose` is the one place that turns all of it, plus the
 ``inquiry_replication_keys`` shortcut, into the method and key a stream reads by, or one
-clear error.
+clear error; :class:`CatalogReplication` applies it to a stream (and shapes what
+discovery writes), mixed into the tap's stream base.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import json
 import typing as t
 from pathlib import Path
 
+from singer_sdk import singerlib as singer
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, REPLICATION_INCREMENTAL
+from singer_sdk.streams import Stream
 
 from tap_acumatica.errors import ConfigError
 
@@ -117,3 +120,80 @@ def choose(
             + "."
         )
     return (REPLICATION_INCREMENTAL if key else REPLICATION_FULL_TABLE), key
+
+
+class CatalogReplication(Stream):
+    """Stream side: discovery lists the keys; the catalog's choice is applied with it.
+
+    Mixed into the tap's stream base; the stream sets ``valid_replication_keys``,
+    ``default_replication_key`` and ``setting_replication_key`` when it is built.
+    """
+
+    #: What the stream is, in error messages about its replication ("entity", "inquiry").
+    kind = "stream"
+    valid_replication_keys: list[str]
+    default_replication_key: str | None
+    setting_replication_key: str | None
+
+    def apply_catalog(self, catalog: singer.Catalog) -> None:
+        """Method and key from the catalog (see :func:`choose`).
+
+        The SDK takes the entry's ``replication_method`` or the metadata's
+        ``forced-replication-method``; the ``replication-method`` the user writes in the
+        metadata (Singer spec; Meltano's ``metadata:`` extra) is read from the raw catalog
+        and comes first. A stream read as a full table has no replication key, so nothing
+        is bookmarked.
+        """
+        super().apply_catalog(catalog)
+        entry = catalog.get_stream(self.tap_stream_id)
+        if entry is None:
+            return
+        # The user's metadata first, then the forced method, then the entry's legacy field
+        # (the SDK takes the entry's first, so a `forced-replication-method: FULL_TABLE`
+        # added to a discovered catalog would lose to the INCREMENTAL discovery wrote).
+        root = entry.metadata.get(())
+        requested = getattr(self._tap, "requested_replication_methods", {})
+        method = (
+            requested.get(self.tap_stream_id)
+            or getattr(root, "forced_replication_method", None)
+            or entry.replication_method
+        )
+        method, key = choose(
+            self.name,
+            method=method,
+            catalog_key=self.replication_key,
+            setting_key=self.setting_replication_key,
+            valid_keys=self.valid_replication_keys,
+            default_key=self.default_replication_key,
+            what=self.kind,
+        )
+        self.replication_key = key
+        self.forced_replication_method = method
+
+    @property
+    def metadata(self) -> singer.MetadataMapping:
+        """Discovery lists every key the stream can be read by in ``valid-replication-keys``
+        and names the chosen one (if any) in ``replication-key``; the SDK would list only
+        the chosen key, and name a key whenever there is exactly one valid key."""
+        if self._metadata is None and self._tap_input_catalog is None:
+            md = super().metadata
+            md.root.valid_replication_keys = list(self.valid_replication_keys) or None
+            md.root.replication_key = self.replication_key
+            return md
+        return super().metadata
+
+    @property
+    def _singer_catalog_entry(self) -> singer.CatalogEntry:
+        """A discovered entry says FULL_TABLE only when the tap forces it. The SDK writes
+        the method it derives (FULL_TABLE for an inquiry without a key), and a catalog
+        holding that could not tell it from the user's choice: a ``replication-key``
+        chosen later (Meltano's ``metadata:``) would stay a full table."""
+        entry = super()._singer_catalog_entry
+        if not self.forced_replication_method and not self.replication_key:
+            entry.replication_method = None
+        return entry
+
+    @property
+    def incremental(self) -> bool:
+        """Whether this run reads changes by the replication key (else: the full table)."""
+        return self.replication_method == REPLICATION_INCREMENTAL and bool(self.replication_key)

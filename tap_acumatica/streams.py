@@ -27,13 +27,12 @@ from itertools import pairwise
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream
 
 from tap_acumatica.contract import UNIX_EPOCH, UTC, format_utc, parse_datetime, stamp_ms
 from tap_acumatica.errors import AcumaticaAPIError, AcumaticaError
 from tap_acumatica.filters import window_filter
-from tap_acumatica.replication import choose
+from tap_acumatica.replication import CatalogReplication
 from tap_acumatica.settings import parse_start_date
 from tap_acumatica.windows import EPOCH, RESOLUTION, Window, WindowPlanner, truncate_ms
 
@@ -79,7 +78,7 @@ def split_at_quantiles(window: Window, sorted_ms: list[int], parts: int = 16) ->
     return [Window(a, b) for a, b in pairwise(bounds)]
 
 
-class AcumaticaStream(RESTStream):
+class AcumaticaStream(CatalogReplication, RESTStream):
     """Base of every Acumatica stream: one shared client, windowed and overlapped reads."""
 
     # Records are unwrapped into exactly-schema, JSON-native values by the stream itself
@@ -91,8 +90,6 @@ class AcumaticaStream(RESTStream):
     #: True once records come out of :meth:`fetch` holding selected properties only (the
     #: transform was compiled from the selection): the SDK's per-record pruning is skipped.
     records_pruned = False
-    #: What the stream is, in error messages about its replication ("entity", "inquiry").
-    kind = "stream"
 
     def __init__(
         self,
@@ -171,70 +168,6 @@ class AcumaticaStream(RESTStream):
 
     def describe(self) -> str:
         return self.name
-
-    # Replication: the catalog decides -----------------------------------------------------
-
-    def apply_catalog(self, catalog: singer.Catalog) -> None:
-        """Method and key from the catalog (see :mod:`tap_acumatica.replication`).
-
-        The SDK takes the entry's ``replication_method`` or the metadata's
-        ``forced-replication-method``; the ``replication-method`` the user writes in the
-        metadata (Singer spec; Meltano's ``metadata:`` extra) is read from the raw catalog
-        and comes first. A stream read as a full table has no replication key, so nothing
-        is bookmarked.
-        """
-        super().apply_catalog(catalog)
-        entry = catalog.get_stream(self.tap_stream_id)
-        if entry is None:
-            return
-        # The user's metadata first, then the forced method, then the entry's legacy field
-        # (the SDK takes the entry's first, so a `forced-replication-method: FULL_TABLE`
-        # added to a discovered catalog would lose to the INCREMENTAL discovery wrote).
-        root = entry.metadata.get(())
-        method = (
-            self._acumatica_tap.requested_replication_methods.get(self.tap_stream_id)
-            or getattr(root, "forced_replication_method", None)
-            or entry.replication_method
-        )
-        method, key = choose(
-            self.name,
-            method=method,
-            catalog_key=self.replication_key,
-            setting_key=self.setting_replication_key,
-            valid_keys=self.valid_replication_keys,
-            default_key=self.default_replication_key,
-            what=self.kind,
-        )
-        self.replication_key = key
-        self.forced_replication_method = method
-
-    @property
-    def metadata(self) -> singer.MetadataMapping:
-        """Discovery lists every key the stream can be read by in ``valid-replication-keys``
-        and names the chosen one (if any) in ``replication-key``; the SDK would list only
-        the chosen key, and name a key whenever there is exactly one valid key."""
-        if self._metadata is None and self._tap_input_catalog is None:
-            md = super().metadata
-            md.root.valid_replication_keys = list(self.valid_replication_keys) or None
-            md.root.replication_key = self.replication_key
-            return md
-        return super().metadata
-
-    @property
-    def _singer_catalog_entry(self) -> singer.CatalogEntry:
-        """A discovered entry says FULL_TABLE only when the tap forces it. The SDK writes
-        the method it derives (FULL_TABLE for an inquiry without a key), and a catalog
-        holding that could not tell it from the user's choice: a ``replication-key``
-        chosen later (Meltano's ``metadata:``) would stay a full table."""
-        entry = super()._singer_catalog_entry
-        if not self.forced_replication_method and not self.replication_key:
-            entry.replication_method = None
-        return entry
-
-    @property
-    def incremental(self) -> bool:
-        """Whether this run reads changes by the replication key (else: the full table)."""
-        return self.replication_method == REPLICATION_INCREMENTAL and bool(self.replication_key)
 
     # Record messages ----------------------------------------------------------------------
 
