@@ -99,7 +99,10 @@ def catalog_dict(streams: t.Iterable[Stream]) -> dict[str, t.Any]:
             entry["table_name"] = stream.entity_set
         if stream.replication_key is not None:
             entry["replication_key"] = stream.replication_key
-        entry["replication_method"] = stream.replication_method
+        if stream.forced_replication_method or stream.replication_key:
+            # As CatalogReplication writes it: FULL_TABLE only when forced, so a key the
+            # user chooses later (Meltano's `metadata:`) is not overruled by discovery.
+            entry["replication_method"] = stream.replication_method
         entry["key_properties"] = list(stream.primary_keys or [])
         entry["schema"] = stream.schema
         entry["stream"] = stream.name

@@ -407,8 +407,23 @@ def _rows_of(body: t.Any) -> tuple[list[dict[str, t.Any]], str | None]:
 # --- the stream ------------------------------------------------------------------------------
 
 
+def datetime_columns(schema: t.Mapping[str, t.Any]) -> list[str]:
+    """An inquiry's date-time columns: each can be its replication key."""
+    return [
+        name
+        for name, prop in schema.get("properties", {}).items()
+        if prop.get("format") == "date-time"
+    ]
+
+
 class InquiryStream(AcumaticaStream):
-    """One generic inquiry (entity set) of the OData GI service."""
+    """One generic inquiry (entity set) of the OData GI service.
+
+    Read in full unless a date-time column is chosen as its replication key, in the
+    catalog (``replication-key``; Meltano's ``metadata:``) or by the
+    ``inquiry_replication_keys`` shortcut."""
+
+    kind = "inquiry"
 
     def __init__(
         self,
@@ -423,7 +438,13 @@ class InquiryStream(AcumaticaStream):
         function_import: str | None = None,
     ) -> None:
         super().__init__(
-            tap, name, schema, replication_key=replication_key, primary_keys=list(keys)
+            tap,
+            name,
+            schema,
+            replication_key=replication_key,
+            primary_keys=list(keys),
+            valid_replication_keys=datetime_columns(schema),
+            setting_replication_key=replication_key,
         )
         self.service = service
         self.keys = list(keys)
@@ -659,10 +680,8 @@ def _streams_from_catalog(tap: TapAcumatica, service: ODataService) -> list[Stre
         name = entry.tap_stream_id
         schema = entry.schema.to_dict()
         keys = list(entry.key_properties or getattr(md, "table_key_properties", None) or [])
-        found, stamp = _lookup(stamps, name, [type_name_of(name)])
-        if not found:
-            valid = getattr(md, "valid_replication_keys", None) or []
-            stamp = entry.replication_key or (valid[0] if valid else None)
+        # The setting's key (if any); the catalog's choice is applied with the catalog.
+        _, stamp = _lookup(stamps, name, [type_name_of(name)])
         has_params, values = _lookup(
             params, name, [type_name_of(name), f"{type_name_of(name)}_WithParameters"]
         )

@@ -47,6 +47,8 @@ def _split_list(text: str) -> list[str]:
 class EntityStream(AcumaticaStream):
     """One top-level entity of the endpoint (``Customer``, ``SalesOrder``, …)."""
 
+    kind = "entity"
+
     def __init__(
         self,
         tap: TapAcumatica,
@@ -55,7 +57,16 @@ class EntityStream(AcumaticaStream):
         replication_key: str | None,
         deselected_by_default: t.Collection[str] = (),
     ) -> None:
-        super().__init__(tap, name, schema, replication_key=replication_key, primary_keys=["id"])
+        # Only the stamp can be a replication key: Acumatica has no $orderby, and windows
+        # over any other field would not hold every row changed since the bookmark.
+        super().__init__(
+            tap,
+            name,
+            schema,
+            replication_key=replication_key,
+            primary_keys=["id"],
+            default_replication_key=replication_key,
+        )
         self._record_decoder: ListDecoder | None = None
         self._census_decoder: ListDecoder | None = None
         self._query_cache: dict[bool, Options] = {}

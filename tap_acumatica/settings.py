@@ -9,10 +9,10 @@ from __future__ import annotations
 import decimal
 import numbers
 import typing as t
-from urllib.parse import urlsplit, urlunsplit
 
 from singer_sdk import typing as th
 
+from tap_acumatica import urls
 from tap_acumatica.datetimes import parse_start_date
 from tap_acumatica.errors import ConfigError
 
@@ -36,8 +36,12 @@ CONFIG_SCHEMA = th.PropertiesList(
         required=True,
         title="Instance URL",
         description=(
-            "Base URL of the Acumatica instance as used in a browser, e.g. "
-            "`https://erp.example.com/AcumaticaERP`. A trailing `/entity/` is accepted."
+            "URL of the Acumatica instance, e.g. `https://erp.example.com/AcumaticaERP`. "
+            "Any URL of the instance works: a REST endpoint URL (`…/entity/Default/"
+            "24.200.001/`), the OData URL Acumatica shows (`…/t/MyCompany/api/odata/gi/`, "
+            "`…/odata/MyCompany/`) or a page of the web UI (`…/Main?CompanyID=MyCompany`). "
+            "Endpoint, version, tenant and OData URL family are taken from it unless set; "
+            "the run logs what it understood."
         ),
     ),
     th.Property(
@@ -118,8 +122,12 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "endpoint_name",
         th.StringType,
-        default=DEFAULT_ENDPOINT_NAME,
-        description="Contract-based endpoint name (Web Service Endpoints screen SM207060).",
+        # No schema default: a default filled in by the SDK could not be told apart from a
+        # name the user set, and a REST URL naming another endpoint would then contradict it.
+        description=(
+            f"Contract-based endpoint name (Web Service Endpoints screen SM207060); default "
+            f"`{DEFAULT_ENDPOINT_NAME}`, or the one named in `url`."
+        ),
     ),
     th.Property(
         "endpoint_version",
@@ -138,12 +146,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "odata_url_style",
         th.StringType,
-        default="auto",
+        # No schema default (see endpoint_name): `auto` unless set or implied by `url`.
         allowed_values=["auto", "v4", "legacy"],
         description=(
             "With schema OData: `v4` reads `<url>/t/<company>/api/odata/gi/` (OData v4, "
             "2024 R2+), `legacy` reads `<url>/odata/<company>/` (OData v3; `company` may be "
-            "empty on single-tenant sites), `auto` tries v4 then legacy and logs which it uses. "
+            "empty on single-tenant sites), `auto` (the default, unless `url` is an OData URL "
+            "of one family) tries v4 then legacy and logs which it uses. "
             "With schema DAC: `v4` reads `<url>/t/<company>/api/odata/dac/`, `legacy` "
             "`<url>/ODatav4/<company>/`."
         ),
@@ -188,7 +197,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ObjectType(additional_properties=th.StringType),
         description=(
             "With schema OData: makes inquiries incremental on a date-time column, e.g. "
-            '`{"BI-SalesOrders": "LastModifiedOn"}`. Other inquiries are read in full.'
+            '`{"BI-SalesOrders": "LastModifiedOn"}`. Other inquiries are read in full. A '
+            "shortcut for choosing `replication-key` in the catalog (Meltano: `metadata:`)."
         ),
     ),
     th.Property(
@@ -215,6 +225,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         description=(
             "Earliest modification time to extract on the first run of an incremental "
             "stream (ISO 8601; without an offset it is UTC)."
+        ),
+    ),
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Send ACTIVATE_VERSION with each full-table stream, so a target (e.g. "
+            "target-postgres) marks or removes the rows that are no longer in the ERP."
         ),
     ),
     th.Property(
@@ -320,35 +339,18 @@ CONFIG_SCHEMA = th.PropertiesList(
 
 
 def normalize_base_url(url: str) -> str:
-    """Return the instance base URL ending in '/', without a trailing ``entity`` segment.
+    """The instance root of any URL form users paste, ending in '/' (see :mod:`urls`).
 
-    Users paste what they see: ``https://host/AcumaticaERP``, ``…/AcumaticaERP/``,
-    ``…/entity/`` or even ``…/entity/Default/24.200.001``. Credentials embedded in the
-    URL are refused because they would end up in logs and catalogs.
+    Credentials embedded in the URL are refused because they would end up in logs and
+    catalogs.
     """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"Setting 'url' must be an http(s) URL of the Acumatica instance, got {url!r}."
-        )
-    if "@" in parts.netloc:
-        raise ConfigError(
-            "Setting 'url' must not contain credentials; use 'username' and 'password'."
-        )
-    path = parts.path.rstrip("/")
-    segments = path.split("/")
-    lowered = [s.lower() for s in segments]
-    if "entity" in lowered:
-        segments = segments[: lowered.index("entity")]
-    path = "/".join(segments).rstrip("/") + "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return urls.normalize_base_url(url)
 
 
 def validate_config(config: t.Mapping[str, t.Any]) -> None:
     """Checks the JSON schema cannot express, each with one clear message."""
     if not config.get("url"):
         raise ConfigError("Setting 'url' is required (the Acumatica instance's base URL).")
-    normalize_base_url(config["url"])
     scheme = config.get("auth_scheme") or "Basic"
     if scheme not in AUTH_SCHEMES:
         raise ConfigError(
@@ -391,3 +393,4 @@ def validate_config(config: t.Mapping[str, t.Any]) -> None:
         if value is not None and (not number or value < 0):
             raise ConfigError(f"Setting {name!r} must be a number >= 0; got {value!r}.")
     parse_start_date(config.get("start_date"))
+    urls.resolve(config)

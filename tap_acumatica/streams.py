@@ -41,6 +41,7 @@ from tap_acumatica.datetimes import (
 )
 from tap_acumatica.errors import AcumaticaAPIError, AcumaticaError
 from tap_acumatica.filters import window_filter
+from tap_acumatica.replication import CatalogReplication
 from tap_acumatica.windows import Window, WindowPlanner, split_at_quantiles
 
 if t.TYPE_CHECKING:
@@ -57,7 +58,7 @@ MAX_RESTARTS = 3
 UPPER_BOUND_KEY = "replication_key_upper_bound"
 
 
-class AcumaticaStream(RESTStream):
+class AcumaticaStream(CatalogReplication, RESTStream):
     """Base of every Acumatica stream: one shared client, windowed and overlapped reads."""
 
     # Records are unwrapped into exactly-schema, JSON-native values by the stream itself
@@ -77,11 +78,25 @@ class AcumaticaStream(RESTStream):
         schema: dict[str, t.Any],
         replication_key: str | None = None,
         primary_keys: list[str] | None = None,
+        *,
+        valid_replication_keys: t.Sequence[str] | None = None,
+        default_replication_key: str | None = None,
+        setting_replication_key: str | None = None,
     ) -> None:
         self._acumatica_tap = tap
         super().__init__(tap=tap, name=name, schema=schema)
         self.primary_keys = primary_keys or []
         self.replication_key = replication_key
+        #: Keys the stream can be read incrementally by (``valid-replication-keys``).
+        self.valid_replication_keys = list(
+            valid_replication_keys
+            if valid_replication_keys is not None
+            else ([replication_key] if replication_key else [])
+        )
+        #: The key used when the catalog names none (an entity's stamp).
+        self.default_replication_key = default_replication_key
+        #: The key a setting names (``inquiry_replication_keys``), if any.
+        self.setting_replication_key = setting_replication_key
         self._last_progress = self._started = 0.0
         self._emitted = 0
         # Incremental runs: the run's upper bound, the bookmark it started from, and the
@@ -214,7 +229,7 @@ class AcumaticaStream(RESTStream):
         self._previous_bound = None
         self._started = self._last_progress = time.monotonic()
         requests_before = self.client.requests_sent
-        if self.replication_key:
+        if self.incremental:
             yield from self._read_incremental(context)
         else:
             yield from self._read_full_table()
@@ -541,7 +556,7 @@ class AcumaticaStream(RESTStream):
             skip += size - 1
 
     def _emit(self, records: t.Iterable[Record]) -> t.Iterator[Record]:
-        full_table = not self.replication_key
+        full_table = not self.incremental
         key, previous = str(self.replication_key), self._previous_bound
         for record in records:
             self._emitted += 1

@@ -22,7 +22,7 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_acumatica import __version__
+from tap_acumatica import __version__, urls
 from tap_acumatica.auth import build_authenticator
 from tap_acumatica.client import AcumaticaClient
 from tap_acumatica.contract import (
@@ -35,6 +35,7 @@ from tap_acumatica.contract import (
 from tap_acumatica.errors import AcumaticaError, ConfigError
 from tap_acumatica.logs import install_redaction
 from tap_acumatica.output import BufferedMsgSpecWriter
+from tap_acumatica.replication import requested_methods
 from tap_acumatica.rest import EntityStream
 from tap_acumatica.settings import (
     CONFIG_SCHEMA,
@@ -65,6 +66,9 @@ class TapAcumatica(Tap):
         self._client: AcumaticaClient | None = None
         self._client_lock = threading.Lock()
         self._endpoint_version: str | None = None
+        #: ``replication-method`` the catalog's metadata asks for, by stream (the SDK's
+        #: parsed catalog drops it; see :mod:`tap_acumatica.replication`).
+        self.requested_replication_methods = requested_methods(kwargs.get("catalog"))
         try:
             super().__init__(*args, **kwargs)
         except ConfigValidationError as exc:
@@ -74,7 +78,28 @@ class TapAcumatica(Tap):
             raise ConfigError(
                 f"Invalid config: {problems}. See `tap-acumatica --about` for the settings."
             ) from None
+        self._settle_config()
+
+    def _settle_config(self) -> None:
+        """Check the config and add the settings the pasted URL implies (once).
+
+        Runs before any stream exists: streams copy the config when built, and a sync
+        without a catalog builds them inside the SDK's constructor (``setup_mapper``).
+        """
+        if getattr(self, "url_resolution", None) is not None:
+            return
         validate_config(self.config)
+        # Settings the pasted URL implies (tenant, endpoint, OData URL family) join the
+        # config once, here, so every module reads them as if the user had set them.
+        resolution = urls.resolve(self.config)
+        self._config.update(resolution.taken)  # the SDK's config dict (read-only view)
+        self.logger.info(resolution.describe())
+        #: What ``url`` said (API kind, resource after an OData service URL, ...).
+        self.url_resolution: urls.Resolution | None = resolution
+
+    def setup_mapper(self) -> None:
+        self._settle_config()
+        super().setup_mapper()
 
     # The run's client --------------------------------------------------------------------
 
@@ -234,13 +259,11 @@ class TapAcumatica(Tap):
         streams: list[Stream] = []
         for entry in self.input_catalog.values():
             md = entry.metadata.root
+            # The entity's stamp, as discovery listed it; the catalog then chooses.
             keys = getattr(md, "valid_replication_keys", None) or []
             streams.append(
                 EntityStream(
-                    self,
-                    entry.tap_stream_id,
-                    entry.schema.to_dict(),
-                    replication_key=entry.replication_key or (keys[0] if keys else None),
+                    self, entry.tap_stream_id, entry.schema.to_dict(), keys[0] if keys else None
                 )
             )
         return streams

@@ -86,6 +86,13 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
         )
     if name == "transactions":
         return json_response(200, sim.transactions_view())
+    if name == "delete" and method == "POST":
+        body = _body(req)
+        version = body.get("version") or sim.options["versions"][-1]
+        entity = sim.find_entity(version, body["entity"])
+        if entity is None:
+            return json_response(404, {"error": f"no entity {body['entity']} in {version}"})
+        return json_response(200, sim.delete(entity, int(body.get("count", 1))))
     if name == "truth-odata" and args:
         return json_response(200, sim.odata.truth(args[0]))
     if name == "mutate-odata" and method == "POST":

@@ -84,6 +84,13 @@ class ControlClient:
         """Every REST ``mutate`` transaction: ids, stamp, commit time, committed or not."""
         return self._call("GET", "transactions")
 
+    def delete(self, entity: str, count: int = 1, version: str | None = None) -> dict:
+        """Delete ``count`` records of ``entity`` -> {"deleted": [ids]}."""
+        body: dict = {"entity": entity, "count": count}
+        if version:
+            body["version"] = version
+        return self._call("POST", "delete", body)
+
     def faults(self, **config) -> dict:
         """Replace the fault configuration; no arguments clears every fault."""
         return self._call("POST", "faults", config)

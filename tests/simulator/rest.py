@@ -267,8 +267,9 @@ def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
     with sim.lock:
         stamps, versions = store.stamps, store.versions
         if filt is None:
-            end = len(store) if top is None else min(len(store), skip + top)
-            rows = range(min(skip, end), end)
+            live = store.live_rows()
+            end = len(live) if top is None else min(len(live), skip + top)
+            rows = live[min(skip, end) : end]
             return [(r, versions[r], stamps[r]) for r in rows]
         lo = hi = None
         sure = False
@@ -291,7 +292,7 @@ def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
             )
             break
         candidates = (
-            store.rows_between(lo, hi) if (lo is not None or hi is not None) else range(len(store))
+            store.rows_between(lo, hi) if (lo is not None or hi is not None) else store.live_rows()
         )
         inner_lo = -(1 << 62) if lo is None else lo + 1
         inner_hi = (1 << 62) if hi is None else hi - 1
@@ -349,6 +350,8 @@ def _row_by_key(renderer, key: str) -> int | None:
     if not digits.isdigit():
         return None
     row = int(digits) - 1
+    if row in renderer.store.deleted:
+        return None
     if 0 <= row < len(renderer.store) and renderer.getter(row, 0, 0)(renderer.key_field) == value:
         return row
     return None

@@ -244,8 +244,12 @@ def _bad_body(sim: Simulator, req: Request, kind: str, style: str) -> Response:
 
 
 def classify(method: str, sub: str) -> str:
-    """The request kind counted in counters.requests_by_kind."""
+    """The request kind counted in counters.requests_by_kind.
+
+    IIS matches path segments case-insensitively (``/Entity/``, ``/OData/``), so the
+    segments that choose the API are compared in lower case."""
     parts = sub.rstrip("/").split("/")
+    parts[:5] = [p.lower() for p in parts[:5]]
     dac_kind = dacroute.kind_of(sub)  # DAC-based OData (tests/simulator/dac.py)
     if dac_kind:
         return dac_kind
@@ -260,7 +264,7 @@ def classify(method: str, sub: str) -> str:
             return "swagger"
         if len(parts) == 4:
             return "list"
-        if len(parts) == 5 and parts[4] == "$adHocSchema":
+        if len(parts) == 5 and parts[4] == "$adhocschema":
             return "adhoc"
         return "get"
     if parts[0] == "identity":
@@ -289,7 +293,7 @@ def route(sim: Simulator, req: Request, kind: str) -> Response:
         return odata(sim, req)
     if kind in ("dac", "dac_metadata"):
         return dacroute.route(sim, req)
-    if parts[0] != "entity" or len(parts) < 4:
+    if parts[0].lower() != "entity" or len(parts) < 4:
         return not_found_resource(url)
     endpoint, version = parts[1], parts[2]
     if endpoint.lower() != "default" or version not in sim.options["versions"]:
@@ -341,8 +345,8 @@ def _live_mutation(sim: Simulator, entity: str) -> None:
 
 def odata(sim: Simulator, req: Request) -> Response:
     parts = req.raw_path.split("/")
-    if parts[0] == "t":
-        if len(parts) < 5 or parts[2:5] != ["api", "odata", "gi"]:
+    if parts[0].lower() == "t":  # segments in any letter case, as IIS matches them
+        if len(parts) < 5 or [p.lower() for p in parts[2:5]] != ["api", "odata", "gi"]:
             return not_found_resource(req.base_url + "/" + req.path)
         tenant = sim.tenant_named(unquote(parts[1]))
         if tenant is None:  # an unknown tenant in the URL: no such service

@@ -340,6 +340,15 @@ class Simulator:
                 for t in sorted([*self.committed, *self.pending], key=lambda t: t.number)
             ]
 
+    def delete(self, entity: str, count: int) -> dict:
+        """A user deleted ``count`` records of ``entity``, now."""
+        with self.lock:
+            store = self.store(entity)
+            rows = store.pick_rows(int(count), "delete")
+            store.delete(rows)
+            self.counters.incr("mutations")
+            return {"deleted": [store.row_id(r) for r in rows]}
+
 
 class Transaction:
     """One ``mutate``: rows updated and inserted with one stamp, visible from ``commit_at``."""

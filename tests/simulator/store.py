@@ -31,6 +31,8 @@ class EntityStore:
         self._generate(size, random.Random(stable_hash("stamps", seed, entity)))
         self.order = array("i", sorted(range(size), key=self.stamps.__getitem__))
         self.mutation_count = 0
+        #: Rows deleted in the ERP: gone from every list, lookup and the stamp index.
+        self.deleted: set[int] = set()
 
     def _generate(self, size: int, rng: random.Random) -> None:
         """Uniform stamps over 2024-2026, with bulk imports: runs of rows sharing one stamp."""
@@ -60,10 +62,18 @@ class EntityStore:
         h = mix(self.base ^ row)
         return f"{h >> 32:08x}-{(h >> 16) & 0xFFFF:04x}-{h & 0xFFFF:04x}-8{(h >> 52) & 0xFFF:03x}-{row:012x}"
 
+    def live_rows(self) -> range | list[int]:
+        """Every row not deleted, in row order."""
+        if not self.deleted:
+            return range(len(self))
+        return [r for r in range(len(self)) if r not in self.deleted]
+
     def row_of(self, ident: str) -> int | None:
         try:
             row = int(ident.rsplit("-", 1)[-1], 16)
         except ValueError:
+            return None
+        if row in self.deleted:
             return None
         if 0 <= row < len(self) and self.row_id(row) == ident.lower():
             return row
@@ -106,8 +116,16 @@ class EntityStore:
         self.mutation_count += 1
         return list(range(first, first + count))
 
+    def delete(self, rows: list[int]) -> None:
+        """A user deleted these rows: they leave every list (no stamp, nothing left)."""
+        for row in rows:
+            if row not in self.deleted:
+                self._unindex(row)
+                self.deleted.add(row)
+        self.mutation_count += 1
+
     def pick_rows(self, count: int, salt: object) -> list[int]:
-        """Deterministic distinct rows to update (for mutate and live mutation)."""
+        """Deterministic distinct live rows to change (for mutate, delete, live mutation)."""
         rng = random.Random(stable_hash("pick", self.base, self.mutation_count, salt))
-        count = min(count, len(self))
-        return sorted(rng.sample(range(len(self)), count))
+        live = self.live_rows()
+        return sorted(rng.sample(live, min(count, len(live))))
