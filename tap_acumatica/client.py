@@ -63,6 +63,20 @@ PERMANENT_500_WORDS = (
 _JSON = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
 
+class Run(t.Protocol):
+    """What services and streams need of the run: its one client and its logger.
+
+    :class:`~tap_acumatica.tap.TapAcumatica` is one; the API packages depend on this
+    protocol instead of on the tap, so they never import it at run time.
+    """
+
+    @property
+    def client(self) -> AcumaticaClient: ...
+
+    @property
+    def logger(self) -> logging.Logger: ...
+
+
 class RetryableResponse(Exception):
     """A response worth another attempt; carries the server's ``Retry-After``."""
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_acumatica.dac import DacStream
-from tap_acumatica.dac_service import FAMILY_LABEL, DacService
 from tap_acumatica.errors import ConfigError
+from tap_acumatica.odata.dac.service import FAMILY_LABEL, DacService
+from tap_acumatica.odata.dac.stream import DacStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -29,7 +29,7 @@ def _wanted(tap: TapAcumatica) -> list[str] | None:
 
 def discover(tap: TapAcumatica) -> list[Stream]:
     """DAC streams: from the input catalog if any (no ``$metadata``), else from ``$metadata``."""
-    service = DacService(tap)
+    service = DacService(tap, tap.config)
     wanted = _wanted(tap)
     if tap.input_catalog is not None:
         streams: list[Stream] = []

@@ -33,11 +33,11 @@ import datetime as dt
 import typing as t
 
 from tap_acumatica.clock import safe_bookmark
-from tap_acumatica.dac_metadata import DELETED_AT, SOFT_DELETE_FLAG
-from tap_acumatica.dac_service import ROLE_HINT, DacService
 from tap_acumatica.datetimes import BEFORE_ANY_STAMP, format_utc, parse_datetime
 from tap_acumatica.errors import AcumaticaAPIError, AcumaticaResponseError, body_detail
-from tap_acumatica.odata import compile_record
+from tap_acumatica.odata.dac.metadata import DELETED_AT, SOFT_DELETE_FLAG
+from tap_acumatica.odata.dac.service import ROLE_HINT, DacService
+from tap_acumatica.odata.records import compile_record
 from tap_acumatica.streams import MAX_QUERY_LENGTH, AcumaticaStream, Record
 from tap_acumatica.windows import RESOLUTION
 
