@@ -25,7 +25,6 @@ import msgspec
 import requests
 from requests.adapters import HTTPAdapter
 
-from tap_acumatica import __version__
 from tap_acumatica.clock import ServerClock
 from tap_acumatica.errors import (
     LOGIN_LIMIT_MARK,
@@ -38,7 +37,7 @@ from tap_acumatica.errors import (
     optimization_fields,
 )
 from tap_acumatica.logs import redact_secrets
-from tap_acumatica.settings import SECRET_SETTINGS, normalize_base_url
+from tap_acumatica.settings import Settings, normalize_base_url
 
 if t.TYPE_CHECKING:
     from tap_acumatica.auth import AcumaticaAuth
@@ -75,6 +74,9 @@ class Run(t.Protocol):
 
     @property
     def logger(self) -> logging.Logger: ...
+
+    @property
+    def settings(self) -> Settings: ...
 
 
 class RetryableResponse(Exception):
@@ -163,41 +165,39 @@ class RateLimiter:
 class AcumaticaClient:
     """Session, sign-in, retries, the concurrency cap and secret redaction for one run."""
 
-    def __init__(self, config: t.Mapping[str, t.Any], auth: AcumaticaAuth) -> None:
-        self.config = config
-        self.base_url = normalize_base_url(config["url"])
+    def __init__(self, config: Settings | t.Mapping[str, t.Any], auth: AcumaticaAuth) -> None:
+        settings = Settings.of(config)
+        self.settings = settings
+        self.base_url = normalize_base_url(settings.url)
         self.auth = auth
-        self.timeout = (
-            min(30, int(config.get("request_timeout") or 300)),
-            int(config.get("request_timeout") or 300),
-        )
-        self.max_tries = int(config.get("max_retries") or 5)
-        self.backoff_factor = float(_setting(config, "backoff_factor", 1.0))
-        self.backoff_max = float(_setting(config, "backoff_max_seconds", 60.0))
-        self.concurrency = max(1, int(config.get("max_concurrent_requests") or 1))
+        self.timeout = (min(30, settings.request_timeout), settings.request_timeout)
+        self.max_tries = settings.max_retries
+        self.backoff_factor = settings.backoff_factor
+        self.backoff_max = settings.backoff_max_seconds
+        self.concurrency = max(1, settings.max_concurrent_requests)
         self._slots = threading.BoundedSemaphore(self.concurrency)
-        per_minute = config.get("max_requests_per_minute")
-        self._limiter = RateLimiter(int(per_minute)) if per_minute else None
+        per_minute = settings.max_requests_per_minute
+        self._limiter = RateLimiter(per_minute) if per_minute else None
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.concurrency + 4)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers.update(
             {
-                "User-Agent": config.get("user_agent") or f"tap-acumatica/{__version__}",
+                "User-Agent": settings.user_agent,
                 "Accept": "application/json",
                 "Accept-Encoding": "gzip, deflate",
             }
         )
-        if config.get("ca_bundle"):
-            self.session.verify = str(config["ca_bundle"])
-        elif config.get("verify_ssl") is False:
+        if settings.ca_bundle:
+            self.session.verify = settings.ca_bundle
+        elif not settings.verify_ssl:
             self.session.verify = False
             LOGGER.warning(
                 "TLS certificate verification is DISABLED (verify_ssl: false); anyone on the "
                 "network path can read the credentials. Use 'ca_bundle' instead."
             )
-        self._config_secrets = [str(config[k]) for k in SECRET_SETTINGS if config.get(k)]
+        self._config_secrets = settings.secret_values()
         #: The server's clock as this run sees it (``Date`` headers) and the run's upper
         #: bound for incremental reads (see :mod:`tap_acumatica.clock`).
         self.clock = ServerClock()
@@ -492,11 +492,6 @@ class AcumaticaClient:
                 "https)."
             )
         return response
-
-
-def _setting(config: t.Mapping[str, t.Any], name: str, default: float) -> t.Any:
-    value = config.get(name)
-    return default if value is None else value
 
 
 def _is_application_error(response: requests.Response) -> bool:

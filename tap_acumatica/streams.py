@@ -47,7 +47,8 @@ from tap_acumatica.windows import Window, WindowPlanner, split_at_quantiles
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from tap_acumatica.client import AcumaticaClient
+    from tap_acumatica.client import AcumaticaClient, Run
+    from tap_acumatica.settings import Settings
     from tap_acumatica.tap import TapAcumatica
 
 Record = dict[str, t.Any]
@@ -83,7 +84,8 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         default_replication_key: str | None = None,
         setting_replication_key: str | None = None,
     ) -> None:
-        self._acumatica_tap = tap
+        #: The run (its client and settings), as the small protocol the streams need.
+        self._acumatica_tap: Run = tap
         super().__init__(tap=tap, name=name, schema=schema)
         self.primary_keys = primary_keys or []
         self.replication_key = replication_key
@@ -114,6 +116,11 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         return self._acumatica_tap.client
 
     @property
+    def settings(self) -> Settings:
+        """The run's settings (built once by the tap)."""
+        return self._acumatica_tap.settings
+
+    @property
     def url_base(self) -> str:
         return self.client.base_url
 
@@ -127,7 +134,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
 
     @property
     def page_size(self) -> int:
-        return int(self.config.get("page_size") or 1000)
+        return self.settings.page_size
 
     # What subclasses provide --------------------------------------------------------------
 
@@ -256,8 +263,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
 
     @property
     def settle_seconds(self) -> float:
-        settle = self.config.get("settle_seconds")
-        return 30.0 if settle is None else float(settle)
+        return self.settings.settle_seconds
 
     def snapshot_end(self) -> dt.datetime:
         """The run's fixed upper bound: one second past the server's clock when the run
@@ -275,7 +281,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         value = state.get("replication_key_value")
         if value:
             return parse_datetime(str(value))
-        start = self.config.get("start_date")
+        start = self.settings.start_date
         if start:
             parsed = parse_start_date(start)
             if parsed is not None:
@@ -570,8 +576,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
     def _log_progress(self, window: Window | None = None) -> None:
         """At most every ``progress_interval_seconds``: records so far, rate, window."""
         now = time.monotonic()
-        interval = self.config.get("progress_interval_seconds")
-        if now - self._last_progress < (30 if interval is None else float(interval)):
+        if now - self._last_progress < self.settings.progress_interval_seconds:
             return
         self._last_progress = now
         rate = self._emitted / max(now - self._started, 1e-9)

@@ -25,15 +25,12 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_acumatica import __version__, urls
 from tap_acumatica.auth import build_authenticator
 from tap_acumatica.client import AcumaticaClient
+from tap_acumatica.config_schema import CONFIG_SCHEMA
 from tap_acumatica.errors import ConfigError
 from tap_acumatica.logs import install_redaction
 from tap_acumatica.output import BufferedMsgSpecWriter
 from tap_acumatica.replication import requested_methods
-from tap_acumatica.settings import (
-    CONFIG_SCHEMA,
-    SECRET_SETTINGS,
-    validate_config,
-)
+from tap_acumatica.settings import SECRET_SETTINGS, Settings, validate_config
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -83,6 +80,8 @@ class TapAcumatica(Tap):
         resolution = urls.resolve(self.config)
         self._config.update(resolution.taken)  # the SDK's config dict (read-only view)
         self.logger.info(resolution.describe())
+        #: The run's settings, built once, after the URL-implied settings joined the config.
+        self.settings = Settings.from_config(self.config)
         #: What ``url`` said (API kind, resource after an OData service URL, ...).
         self.url_resolution: urls.Resolution | None = resolution
 
@@ -96,7 +95,7 @@ class TapAcumatica(Tap):
     def client(self) -> AcumaticaClient:
         with self._client_lock:
             if self._client is None:
-                self._client = AcumaticaClient(self.config, build_authenticator(self.config))
+                self._client = AcumaticaClient(self.settings, build_authenticator(self.settings))
                 install_redaction(self._client.redact)
                 atexit.register(self.close)
             return self._client
@@ -125,7 +124,7 @@ class TapAcumatica(Tap):
     def catalog_dict(self) -> dict:
         """DAC catalogs hold thousands of streams: written without the SDK's per-entry
         schema round trip (see :func:`tap_acumatica.odata.dac.discovery.catalog_dict`)."""
-        if self.config.get("schema") == "DAC":
+        if self.settings.schema == "DAC":
             from tap_acumatica.odata.dac import discovery as dac_discovery
 
             return dac_discovery.catalog_dict(self.streams.values())
@@ -135,7 +134,7 @@ class TapAcumatica(Tap):
     def catalog_json_text(self) -> str:
         """Compact JSON for DAC catalogs (tens of MB indented for ~2,500 DACs; the SDK's
         indenting encoder is pure Python)."""
-        if self.config.get("schema") == "DAC":
+        if self.settings.schema == "DAC":
             return json.dumps(self.catalog_dict, default=str)
         return super().catalog_json_text
 
@@ -176,7 +175,7 @@ class TapAcumatica(Tap):
     # Discovery: the config's ``schema`` picks the API ------------------------------------
 
     def discover_streams(self) -> list[Stream]:
-        schema = self.config.get("schema") or "REST"
+        schema = self.settings.schema
         if schema == "OData":
             from tap_acumatica.odata import discovery as odata_discovery
 

@@ -18,15 +18,17 @@ from tap_acumatica.auth.base import AcumaticaAuth
 from tap_acumatica.auth.basic import HTTPBasic, LoginSession
 from tap_acumatica.auth.oauth import OAuthImplicit, OAuthPassword, OAuthRefresh
 from tap_acumatica.errors import ConfigError
+from tap_acumatica.settings import Settings
 
 __all__ = ["AcumaticaAuth", "build_authenticator"]
 
 
-def build_authenticator(config: t.Mapping[str, t.Any]) -> AcumaticaAuth:
+def build_authenticator(config: Settings | t.Mapping[str, t.Any]) -> AcumaticaAuth:
     """The authenticator for ``auth_scheme`` (OData, GI or DAC, has no login session)."""
-    scheme = config.get("auth_scheme") or "Basic"
+    config = Settings.of(config)
+    scheme = config.auth_scheme
     if scheme == "Basic":
-        if (config.get("schema") or "REST") in ("OData", "DAC"):
+        if config.schema in ("OData", "DAC"):
             return HTTPBasic(config)
         return LoginSession(config)
     if scheme == "OAuthPassword":

@@ -32,7 +32,7 @@ from tap_acumatica.auth.base import AcumaticaAuth
 from tap_acumatica.auth.tokens import HELPER, TokenStore, token_file_for, token_sha256
 from tap_acumatica.client import ensure_json_api
 from tap_acumatica.errors import AcumaticaAuthError, ConfigError, body_detail
-from tap_acumatica.settings import normalize_base_url
+from tap_acumatica.settings import Settings, normalize_base_url
 
 if t.TYPE_CHECKING:
     from tap_acumatica.client import AcumaticaClient
@@ -41,7 +41,6 @@ LOGGER = logging.getLogger("tap_acumatica.oauth")
 
 TOKEN_PATH = "identity/connect/token"  # noqa: S105 - a URL path
 AUTHORIZE_PATH = "identity/connect/authorize"
-DEFAULT_SCOPE = "api offline_access"
 #: Refresh this long before expiry at most (the margin is 10 % of shorter lifetimes).
 MAX_MARGIN_SECONDS = 60.0
 
@@ -164,11 +163,12 @@ class BearerAuth(AcumaticaAuth):
     scheme = "OAuth"
     reauth_message = "OAuth access token rejected (HTTP 401); getting a new one."
 
-    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
         super().__init__()
-        self.client_id = str(config.get("oauth_client_id") or "")
-        self.client_secret = str(config.get("oauth_client_secret") or "")
-        self.scope = " ".join(str(config.get("oauth_scope") or DEFAULT_SCOPE).split())
+        settings = Settings.of(config)
+        self.client_id = settings.oauth_client_id
+        self.client_secret = settings.oauth_client_secret
+        self.scope = " ".join(settings.oauth_scope.split())
         self.access_token = ""
         self.refresh_token: str | None = None
         self._expires_at: float | None = None  # monotonic; None: unknown (never refreshed)
@@ -244,10 +244,11 @@ class OAuthPassword(BearerAuth):
 
     scheme = "OAuthPassword"
 
-    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
-        super().__init__(config)
-        self.username = str(config.get("username") or "")
-        self.password = str(config.get("password") or "")
+    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
+        settings = Settings.of(config)
+        super().__init__(settings)
+        self.username = settings.username
+        self.password = settings.password
 
     def secrets(self) -> list[str]:
         return [*super().secrets(), self.password]
@@ -289,11 +290,12 @@ class OAuthRefresh(BearerAuth):
 
     scheme = "OAuth"
 
-    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
-        super().__init__(config)
-        self.url = normalize_base_url(str(config["url"]))
-        self.store = TokenStore(token_file_for(config))
-        self.config_token = str(config.get("oauth_refresh_token") or "") or None
+    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
+        settings = Settings.of(config)
+        super().__init__(settings)
+        self.url = normalize_base_url(settings.url)
+        self.store = TokenStore(token_file_for(settings))
+        self.config_token = settings.oauth_refresh_token or None
         self._candidates: list[tuple[str, str]] | None = None  # (token, where it came from)
 
     def _file_token(self) -> _FileToken | None:
@@ -408,12 +410,13 @@ class OAuthImplicit(BearerAuth):
 
     scheme = "OAuthImplicit"
 
-    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
-        super().__init__(config)
-        self.given = str(config.get("oauth_access_token") or "")
+    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
+        settings = Settings.of(config)
+        super().__init__(settings)
+        self.given = settings.oauth_access_token
         self.store = (
-            TokenStore(token_file_for(config))
-            if config.get("oauth_client_id") or config.get("oauth_token_file")
+            TokenStore(token_file_for(settings))
+            if settings.oauth_client_id or settings.oauth_token_file
             else None
         )
         self._expired = False

@@ -28,20 +28,20 @@ def _lookup(
 
 
 def _settings(tap: TapAcumatica) -> tuple[list[str] | None, dict[str, t.Any], dict[str, str]]:
-    config = tap.config
-    wanted = config.get("inquiries")
+    settings = tap.settings
+    wanted = settings.inquiries
     if wanted is not None and (
         not isinstance(wanted, list) or not all(isinstance(w, str) for w in wanted)
     ):
         raise ConfigError("Setting 'inquiries' must be a list of inquiry (entity set) names.")
-    params = config.get("inquiry_parameters") or {}
+    params = settings.inquiry_parameters or {}
     if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
         raise ConfigError(
             "Setting 'inquiry_parameters' must map inquiry names to objects of "
             'parameter values, e.g. {"Item Availability Data": '
             '{"Warehouse": "MAIN"}}.'
         )
-    stamps = config.get("inquiry_replication_keys") or {}
+    stamps = settings.inquiry_replication_keys or {}
     if not isinstance(stamps, dict) or not all(isinstance(v, str) for v in stamps.values()):
         raise ConfigError(
             "Setting 'inquiry_replication_keys' must map inquiry names to a date-time column name."
@@ -51,7 +51,7 @@ def _settings(tap: TapAcumatica) -> tuple[list[str] | None, dict[str, t.Any], di
 
 def discover(tap: TapAcumatica) -> list[Stream]:
     """Streams of the GI service: from the input catalog if any, else from ``$metadata``."""
-    service = ODataService(tap, tap.config)
+    service = ODataService(tap)
     if tap.input_catalog is not None:
         return _streams_from_catalog(tap, service)
     return _streams_from_metadata(tap, service)

@@ -33,15 +33,16 @@ FAMILY_LABEL = {
 class ODataService:
     """The GI service root of this run: which URL family, resolved once (thread-safe)."""
 
-    def __init__(self, run: Run, config: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, run: Run) -> None:
         self._run = run
-        self.style = str(config.get("odata_url_style") or "auto")
+        settings = run.settings
+        self.style = settings.odata_url_style
         if self.style not in URL_STYLES:
             raise ConfigError(
                 f"Setting 'odata_url_style' must be one of {', '.join(URL_STYLES)}; "
                 f"got {self.style!r}."
             )
-        self.company = str(config.get("company") or "")
+        self.company = settings.company
         if self.style == "v4" and not self.company:
             raise ConfigError(
                 "odata_url_style v4 needs setting 'company' (the tenant name in "

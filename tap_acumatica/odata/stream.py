@@ -206,7 +206,7 @@ class InquiryStream(AcumaticaStream):
                 f"Generic inquiry {self.name!r}: Acumatica answered 403 Forbidden ({detail}). "
                 "Open the inquiry on the Generic Inquiry screen (SM208000) and tick "
                 "'Expose via OData', and check that user "
-                f"{self.config.get('username') or '(token user)'!r} has access rights to "
+                f"{self.settings.username or '(token user)'!r} has access rights to "
                 "the inquiry.",
                 403,
             )

@@ -25,7 +25,7 @@ if t.TYPE_CHECKING:
 
 
 def discover(tap: TapAcumatica) -> list[Stream]:
-    service = RestService(tap, tap.config)
+    service = RestService(tap)
     if tap.input_catalog is not None:
         return _streams_from_catalog(tap, service)
     return _streams_from_swagger(tap, service)
@@ -54,7 +54,7 @@ def _streams_from_catalog(tap: TapAcumatica, service: RestService) -> list[Strea
 def _streams_from_swagger(tap: TapAcumatica, service: RestService) -> list[Stream]:
     doc = service.swagger()
     name, version = service.endpoint_name, service.endpoint_version()
-    wanted = tap.config.get("entities")
+    wanted = tap.settings.entities
     specs = parse_entities(doc, only=set(wanted) if wanted else None)
     if wanted:
         unknown = sorted(set(wanted) - set(specs))
@@ -85,9 +85,9 @@ def _add_custom_fields(
     them); fields found by ``discover_custom_fields`` are offered but deselected,
     since an instance can have hundreds and each widens every request.
     """
-    config = tap.config
-    wanted = (config.get("custom_fields") or {}).get(entity) or []
-    if not wanted and not config.get("discover_custom_fields"):
+    settings = tap.settings
+    wanted = (settings.custom_fields or {}).get(entity) or []
+    if not wanted and not settings.discover_custom_fields:
         return set()
     found = custom_fields_of(service.adhoc_schema(entity))
     named = {custom_property(*item.split(".", 1)): item for item in wanted if "." in item}
@@ -99,7 +99,7 @@ def _add_custom_fields(
             f"View.Field as listed by {entity}/$adHocSchema, e.g. "
             f"{', '.join(sorted('.'.join(custom_source(p) or ()) for p in found)[:5])}."
         )
-    if not config.get("discover_custom_fields"):
+    if not settings.discover_custom_fields:
         found = {prop: found[prop] for prop in named}
     schema["properties"].update(found)
     return set(found) - set(named)

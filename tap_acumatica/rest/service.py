@@ -12,7 +12,7 @@ import typing as t
 
 from tap_acumatica.errors import AcumaticaError, ConfigError
 from tap_acumatica.rest.metadata import load_swagger
-from tap_acumatica.settings import DEFAULT_ENDPOINT_NAME, DEFAULT_ENDPOINT_VERSION
+from tap_acumatica.settings import DEFAULT_ENDPOINT_VERSION
 
 if t.TYPE_CHECKING:
     from tap_acumatica.client import AcumaticaClient, Run
@@ -21,10 +21,10 @@ if t.TYPE_CHECKING:
 class RestService:
     """``entity/<endpoint_name>/<endpoint_version>/`` of this run (version resolved once)."""
 
-    def __init__(self, run: Run, config: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, run: Run) -> None:
         self._run = run
-        self.endpoint_name = str(config.get("endpoint_name") or DEFAULT_ENDPOINT_NAME)
-        self._wanted_version = config.get("endpoint_version")
+        self.endpoint_name = run.settings.endpoint_name
+        self._wanted_version = run.settings.endpoint_version
         self._version: str | None = None
         self._lock = threading.Lock()
 

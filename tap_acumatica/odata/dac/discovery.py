@@ -16,7 +16,7 @@ if t.TYPE_CHECKING:
 
 
 def _wanted(tap: TapAcumatica) -> list[str] | None:
-    wanted = tap.config.get("dacs")
+    wanted = tap.settings.dacs
     if wanted is not None and (
         not isinstance(wanted, list) or not all(isinstance(w, str) and w for w in wanted)
     ):
@@ -29,7 +29,7 @@ def _wanted(tap: TapAcumatica) -> list[str] | None:
 
 def discover(tap: TapAcumatica) -> list[Stream]:
     """DAC streams: from the input catalog if any (no ``$metadata``), else from ``$metadata``."""
-    service = DacService(tap, tap.config)
+    service = DacService(tap)
     wanted = _wanted(tap)
     if tap.input_catalog is not None:
         streams: list[Stream] = []
@@ -62,7 +62,7 @@ def discover(tap: TapAcumatica) -> list[Stream]:
                 "(SOOrder) or qualified ones (PX_Objects_SO_SOOrder) as the service's "
                 "$metadata lists them."
             )
-    deletes = bool(tap.config.get("detect_deletes"))
+    deletes = tap.settings.detect_deletes
     streams = []
     for spec in specs:
         # A removed record is known by its NoteID only, so with detect_deletes NoteID is

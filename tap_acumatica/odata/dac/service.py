@@ -35,15 +35,16 @@ ROLE_HINT = (
 class DacService:
     """The DAC service root of this run: URL family and tenant, resolved once."""
 
-    def __init__(self, run: Run, config: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, run: Run) -> None:
         self._run = run
-        self.style = str(config.get("odata_url_style") or "auto")
+        settings = run.settings
+        self.style = settings.odata_url_style
         if self.style not in URL_STYLES:
             raise ConfigError(
                 f"Setting 'odata_url_style' must be one of {', '.join(URL_STYLES)}; "
                 f"got {self.style!r}."
             )
-        self.company = str(config.get("company") or "")
+        self.company = settings.company
         self.instance, pasted_family, pasted_tenant = _split_service_url(run.client.base_url)
         if pasted_tenant:
             if self.company and self.company.lower() != pasted_tenant.lower():

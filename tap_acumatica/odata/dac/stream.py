@@ -113,7 +113,7 @@ class DacStream(AcumaticaStream):
         self.keys = list(keys)
         self._transform_fn: t.Callable[[dict[str, t.Any]], Record] | None = None
         props = schema.get("properties", {})
-        self.detect_deletes = bool(self.config.get("detect_deletes"))
+        self.detect_deletes = self.settings.detect_deletes
         self.soft_deletes = SOFT_DELETE_FLAG in props
 
     def describe(self) -> str:
@@ -208,7 +208,7 @@ class DacStream(AcumaticaStream):
         if status == 403:
             raise AcumaticaAPIError(
                 f"DAC {self.entity_set!r}: Acumatica answered 403 Forbidden ({detail}) for "
-                f"user {self.config.get('username') or '(token user)'!r}. {ROLE_HINT}",
+                f"user {self.settings.username or '(token user)'!r}. {ROLE_HINT}",
                 403,
             )
         raise AcumaticaAPIError(f"{what}: HTTP {status}: {detail}", status)
