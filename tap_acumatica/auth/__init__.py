@@ -3,7 +3,8 @@
 - :mod:`.base`: the life cycle every authenticator shares (open / apply / reauthenticate /
   close), driven by the run's ``AcumaticaClient``;
 - :mod:`.basic`: the contract-based API's login session, and HTTP Basic for OData;
-- :mod:`.oauth`: the OAuth 2 Bearer authenticators and the token endpoint;
+- :mod:`.oauth`: the OAuth 2 Bearer authenticators;
+- :mod:`.endpoint`: the OAuth 2 token endpoint (one call, one clear error);
 - :mod:`.tokens`: the token file that keeps rotated refresh tokens, and its lock;
 - :mod:`.cli`: ``tap-acumatica-auth``, which authorizes the tap once in a browser.
 

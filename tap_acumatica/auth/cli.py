@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tap_acumatica.auth.base import AcumaticaAuth
-from tap_acumatica.auth.oauth import AUTHORIZE_PATH, request_token
+from tap_acumatica.auth.endpoint import AUTHORIZE_PATH, request_token
 from tap_acumatica.auth.tokens import HELPER, TokenStore, token_file_for, token_sha256
 from tap_acumatica.client import AcumaticaClient
 from tap_acumatica.errors import AcumaticaAuthError, AcumaticaError, ConfigError
