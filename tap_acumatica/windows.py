@@ -13,11 +13,12 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 UTC = dt.timezone.utc
 RESOLUTION = dt.timedelta(milliseconds=1)  # Acumatica stamps are milliseconds
 EPOCH = dt.datetime(1900, 1, 1, tzinfo=UTC)
+UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def truncate_ms(moment: dt.datetime) -> dt.datetime:
@@ -26,10 +27,11 @@ def truncate_ms(moment: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True)
 class Window:
-    """Rows whose stamp is in ``(start, end]``."""
+    """Rows whose stamp is in ``(start, end]``; ``census`` rows were counted in it (or -1)."""
 
     start: dt.datetime
     end: dt.datetime
+    census: int = field(default=-1, compare=False)
 
     def __str__(self) -> str:
         return f"({self.start.isoformat()}, {self.end.isoformat()}]"
@@ -46,78 +48,60 @@ class Window:
         return Window(self.start, middle), Window(middle, self.end)
 
 
-def plan_windows(
-    start: dt.datetime, end: dt.datetime, stamps: t.Sequence[dt.datetime], target: int
-) -> list[Window]:
-    """Cut ``(start, end]`` into windows of at most ``target`` rows by a stamp census.
+class CensusPlan:
+    """Windows cut from a stamp census, planned one at a time, each full.
 
-    ``stamps`` (sorted) is a census of the rows' stamps; it may be stale or incomplete
-    (rows move while it is taken): windows that turn out too full are split when read.
-    Cuts fall on stamp values, so rows sharing one stamp never straddle a cut; a group
-    larger than ``target`` gets a window of its own.
-    """
-    if target < 1:
-        raise ValueError("target must be positive")
-    lo = bisect.bisect_right(stamps, start)
-    hi = bisect.bisect_right(stamps, end)
-    windows: list[Window] = []
-    cursor = start
-    position = lo
-    while hi - position > target:
-        candidate = stamps[position + target - 1]
-        cut_index = bisect.bisect_right(stamps, candidate)
-        if cut_index - position > target:
-            # The cut would include a run of equal stamps that overflows the window: stop
-            # just before the run, or, if the run starts here, give it a window of its own.
-            before = bisect.bisect_left(stamps, candidate)
-            if before > position:
-                candidate = stamps[before - 1]
-                cut_index = before
-            elif cursor < candidate - RESOLUTION:
-                # Isolate the run in a one-millisecond window, read by paging.
-                windows.append(Window(cursor, candidate - RESOLUTION))
-                cursor = candidate - RESOLUTION
-        windows.append(Window(cursor, candidate))
-        cursor = candidate
-        position = cut_index
-    windows.append(Window(cursor, end))
-    return windows
-
-
-class WindowPlanner:
-    """:func:`plan_windows`, fed the census part by part, in time order.
-
-    The census arrives in parts ``(a, b]`` read in time order, and a part holds every row
-    stamped in it, so once a part is in, the stamps up to its end are known and the windows
-    that end there can be read at once, while the census of later parts is still on the
-    wire. The last window planned so far is held back (more rows may join it); what comes
-    out is exactly what ``plan_windows`` gives for the whole census, since its greedy cuts
-    depend only on stamps up to each cut. Only the stamps not yet in a window are kept.
+    ``stamps`` (epoch milliseconds, sorted) is a census of the rows in ``(start, end]``; it
+    may be stale (rows move while it is taken, a long transaction commits late): it is only
+    a plan. Windows are planned **full**, at most ``target`` census rows each, because while
+    they are read they can only shrink (a row changed during the run gets a stamp after
+    ``end``); one that overflows anyway is split when read. ``target`` is asked per window,
+    so pages can shrink once responses show how many bytes a row takes. Cuts fall on stamp
+    values, so rows sharing one stamp never straddle a cut; a run of equal stamps larger
+    than ``target`` gets a window of its own, known ``crowded`` before it is read (it is
+    read by paging, no single request can hold it).
     """
 
-    def __init__(self, start: dt.datetime, end: dt.datetime, target: int) -> None:
-        if target < 1:
-            raise ValueError("target must be positive")
+    def __init__(self, start: dt.datetime, end: dt.datetime, stamps: t.Sequence[int]) -> None:
+        self.stamps = stamps
         self.cursor = start
         self.end = end
-        self.target = target
-        self.pending: list[dt.datetime] = []
-        self.finished = False
+        self.position = bisect.bisect_right(stamps, _ms(start))
+        self.stop = bisect.bisect_right(stamps, _ms(end))
+        self.done = False
 
-    def add(self, until: dt.datetime, stamps: t.Iterable[dt.datetime]) -> list[Window]:
-        """The census of a part ending at ``until`` (stamps sorted, after earlier parts')."""
-        self.pending.extend(stamps)
-        *done, held = plan_windows(self.cursor, min(until, self.end), self.pending, self.target)
-        if done:
-            self.cursor = held.start
-            del self.pending[: bisect.bisect_right(self.pending, self.cursor)]
-        return done
+    @property
+    def rows_left(self) -> int:
+        return 0 if self.done else self.stop - self.position
 
-    def finish(self) -> list[Window]:
-        """The windows left once the census is complete (at least one; none twice)."""
-        if self.finished:
-            return []
-        self.finished = True
-        windows = plan_windows(self.cursor, self.end, self.pending, self.target)
-        self.pending = []
-        return windows
+    def next_window(self, target: int) -> Window | None:
+        """The next window (in time order) of at most ``target`` census rows; None at the end."""
+        if target < 1:
+            raise ValueError("target must be positive")
+        if self.done:
+            return None
+        stamps, position = self.stamps, self.position
+        if self.stop - position <= target:
+            self.done = True
+            return Window(self.cursor, self.end, self.stop - position)
+        candidate = stamps[position + target - 1]
+        cut = bisect.bisect_right(stamps, candidate, position)
+        if cut - position > target:
+            before = bisect.bisect_left(stamps, candidate, position)
+            if before > position:  # stop just before the run of equal stamps
+                candidate, cut = stamps[before - 1], before
+            # else the run starts here: it gets this window (crowded, read by paging)
+        window = Window(self.cursor, from_ms(candidate), cut - position)
+        self.cursor, self.position = window.end, cut
+        if cut >= self.stop and window.end >= self.end:
+            self.done = True
+        return window
+
+
+def _ms(moment: dt.datetime) -> int:
+    """Whole epoch milliseconds at or before ``moment`` (stamps are whole milliseconds)."""
+    return (moment - UNIX_EPOCH) // RESOLUTION
+
+
+def from_ms(value: int) -> dt.datetime:
+    return UNIX_EPOCH + dt.timedelta(milliseconds=value)
