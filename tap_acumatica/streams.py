@@ -292,17 +292,19 @@ class AcumaticaStream(RESTStream):
             return
         whole = Window(start, end)
         self.logger.info("%s: reading changes in %s.", self.describe(), whole)
-        stamps = self._census(whole)
-        if not stamps:
+        pages = self._census(whole)
+        counted = sum(len(p) for p in pages)
+        if not counted:
             self._advance_bookmark(context, end)
             return
-        plan = CensusPlan(start, end, stamps)
-        if len(stamps) > self.page_size:
+        plan = CensusPlan(start, end, pages)
+        del pages
+        if counted > self.page_size:
             self.logger.info(
                 "%s: %d changed records by the census; reading them in windows of at most "
                 "%d records.",
                 self.describe(),
-                len(stamps),
+                counted,
                 self._window_rows(),
             )
 
@@ -312,8 +314,9 @@ class AcumaticaStream(RESTStream):
 
         yield from self._read_windows(context, deque(), more_windows)
 
-    def _census(self, window: Window) -> array[int]:
-        """The stamps (epoch ms, sorted) of the rows in ``window``: a plan, not a promise.
+    def _census(self, window: Window) -> list[array[int]]:
+        """The stamps (epoch ms) of the rows in ``window``, one sorted array per census
+        request (8 bytes a stamp): a plan, not a promise.
 
         ``$select`` of the stamp alone (narrowed rows, a fraction of a whole row's cost),
         ``census_rows`` per request, continued with ``$skip`` until a short page. Rows may
@@ -327,14 +330,12 @@ class AcumaticaStream(RESTStream):
         size = self.census_rows
         flt = window_filter(key, window.start, window.end, self.filter_dialect)
 
-        def census_page(skip: int) -> list[int]:
+        def census_page(skip: int) -> array[int]:
             rows = self.fetch(filter_expr=flt, top=size, skip=skip, census=True)
-            return [stamp_ms(value) for r in rows if (value := r.get(key))]
+            return array("q", sorted(stamp_ms(value) for r in rows if (value := r.get(key))))
 
-        stamps: array[int] = array("q")
-        first = census_page(0)
-        stamps.extend(first)
-        if len(first) >= size:
+        pages = [census_page(0)]
+        if len(pages[0]) >= size:
             # More pages: ask for up to max_concurrent_requests - 1 at once (the last of
             # a round may find nothing; that is the price of not waiting on each page).
             ahead = max(1, self.client.concurrency - 1)
@@ -344,15 +345,14 @@ class AcumaticaStream(RESTStream):
                 skip = size
                 done = False
                 while not done:
-                    pages = [pool.submit(census_page, skip + i * size) for i in range(ahead)]
+                    round_ = [pool.submit(census_page, skip + i * size) for i in range(ahead)]
                     skip += ahead * size
-                    for future in pages:
+                    for future in round_:
                         found = future.result()
                         if not done:
-                            stamps.extend(found)
+                            pages.append(found)
                         done = done or len(found) < size
-        del first
-        return array("q", sorted(stamps))
+        return pages
 
     @property
     def census_rows(self) -> int:

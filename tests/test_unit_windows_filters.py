@@ -31,7 +31,14 @@ def epoch_ms(moment: dt.datetime) -> int:
 def plan_all(
     start: dt.datetime, end: dt.datetime, stamps: list[dt.datetime], target: int
 ) -> list[Window]:
-    plan = CensusPlan(start, end, array("q", [epoch_ms(s) for s in stamps]))
+    # The census in pages of up to 700 stamps, in row order (not time order), each sorted.
+    shuffled = list(stamps)
+    random.Random(len(stamps)).shuffle(shuffled)
+    pages = [
+        array("q", sorted(epoch_ms(s) for s in shuffled[i : i + 700]))
+        for i in range(0, len(shuffled), 700)
+    ]
+    plan = CensusPlan(start, end, pages)
     windows = []
     while (window := plan.next_window(target)) is not None:
         windows.append(window)
@@ -70,7 +77,7 @@ def test_target_may_change_between_windows(seed: int) -> None:
     stamps += [ms(31_337)] * rng.choice([0, 5, 400, 2500])  # a bulk import on one stamp
     stamps.sort()
     start, end = ms(-1), ms(60_000)
-    plan = CensusPlan(start, end, array("q", [epoch_ms(s) for s in stamps]))
+    plan = CensusPlan(start, end, [array("q", [epoch_ms(s) for s in stamps])])
     windows, targets = [], []
     while True:
         target = rng.choice([1, 7, 100, 980])
