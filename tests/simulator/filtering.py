@@ -255,7 +255,7 @@ def _normalizer(local_tz: tzinfo) -> Callable[[Any], tuple[str, Any] | None]:
 class Filter:
     """A parsed, compiled `$filter`: evaluate rows with `matches`, seek indexes with `bounds`."""
 
-    __slots__ = ("_bounds", "_pred", "fields", "literal_kinds", "text")
+    __slots__ = ("_bounds", "_pred", "fields", "literal_kinds", "range_field", "text")
 
     def __init__(
         self,
@@ -264,6 +264,7 @@ class Filter:
         fields: frozenset[str],
         bounds: Mapping[str, tuple[Bound | None, Bound | None]],
         literal_kinds: Mapping[str, frozenset[str]],
+        range_field: str | None = None,
     ) -> None:
         self.text = text
         self._pred = pred
@@ -272,6 +273,10 @@ class Filter:
         #: field -> kinds of literal it is compared with ("string" for string functions);
         #: lets a typed service (OData) reject incompatible comparisons with a 400.
         self.literal_kinds = dict(literal_kinds)
+        #: The one field when the whole filter is an AND of comparisons of that field with
+        #: non-null literals: then ``bounds(range_field)`` says everything the filter says,
+        #: and an index seek needs no per-row check away from the bounds.
+        self.range_field = range_field
 
     def matches(self, get: Getter) -> bool:
         return self._pred(get)
@@ -622,6 +627,20 @@ def _bounds(root: Any) -> dict[str, tuple[Bound | None, Bound | None]]:
     return out
 
 
+def _range_field(root: Any) -> str | None:
+    names = set()
+    for node in _conjuncts(root) or [root]:
+        if not (isinstance(node, _Cmp) and node.op in _FLIPPED and node.op != "ne"):
+            return None
+        left, right = node.left, node.right
+        if isinstance(left, _Lit):
+            left, right = right, left
+        if not (isinstance(left, _Field) and isinstance(right, _Lit)) or right.kind == "null":
+            return None
+        names.add(left.name)
+    return names.pop() if len(names) == 1 else None
+
+
 def parse_filter(text: str, *, dialect: str, local_tz: tzinfo = timezone.utc) -> Filter:
     """Parse and compile `text`; raises FilterSyntaxError with a message fit for a 400 body."""
     if dialect not in DIALECTS:
@@ -639,4 +658,5 @@ def parse_filter(text: str, *, dialect: str, local_tz: tzinfo = timezone.utc) ->
         frozenset(fields),
         _bounds(root),
         {k: frozenset(v) for k, v in kinds.items()},
+        _range_field(root),
     )
