@@ -20,6 +20,7 @@ import logging
 import sys
 import time
 import typing as t
+from array import array
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -33,7 +34,6 @@ from tap_acumatica.datetimes import (
     BEFORE_ANY_STAMP,
     UTC,
     format_utc,
-    from_ms,
     parse_datetime,
     parse_start_date,
     stamp_ms,
@@ -42,7 +42,7 @@ from tap_acumatica.datetimes import (
 from tap_acumatica.errors import AcumaticaAPIError, AcumaticaError
 from tap_acumatica.filters import window_filter
 from tap_acumatica.replication import CatalogReplication
-from tap_acumatica.windows import Window, WindowPlanner, split_at_quantiles
+from tap_acumatica.windows import CensusPlan, Window, split_at_quantiles
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -53,7 +53,12 @@ if t.TYPE_CHECKING:
 
 Record = dict[str, t.Any]
 MAX_QUERY_LENGTH = 1800  # IIS refuses query strings over 2048 bytes by default
-CENSUS_PAGE_FACTOR = 10  # a census request holds up to this many pages' worth of stamps
+#: Stamps per census request (``$select`` of the stamp: ~200 bytes a row on the wire
+#: uncompressed, so ~5 MB): one request covers most change sets, four a 100k-row first load.
+CENSUS_ROWS = 25_000
+#: Rows per request are capped so a page body stays under this many bytes (see
+#: ``_window_rows``); a page of 1,000 top-level Customers is ~2 MB.
+PAGE_BYTES = 4 * 1024 * 1024
 MAX_RESTARTS = 3
 #: Extra key of a stream's state: the upper bound of the run that wrote the bookmark.
 UPPER_BOUND_KEY = "replication_key_upper_bound"
@@ -108,6 +113,8 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         self._first_bookmark: dt.datetime | None = None
         self._previous_bound: str | None = None
         self._reread = 0
+        #: Largest bytes per whole row seen in a response (0: none yet); sizes pages.
+        self._row_bytes = 0
 
     # Plumbing shared with the tap -------------------------------------------------------
 
@@ -304,6 +311,15 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         return start, end
 
     def _read_incremental(self, context: Context | None) -> t.Iterator[Record]:
+        """Read ``(start, end]``: a census of stamps first, then windows planned full.
+
+        Every request costs the ERP a scan of the table (there is no index on the stamp)
+        and every whole row costs far more than a stamp, so the plan spends narrowed rows
+        to save requests and whole rows: the first request is the census (``$select`` of
+        the stamp; when it holds every row, it is the only census request), then the
+        windows it plans, each read in one request. No whole row is read twice unless the
+        table changed under the plan.
+        """
         start, end = self._begin_incremental(context)
         if end <= start:
             self.logger.info(
@@ -312,88 +328,114 @@ class AcumaticaStream(CatalogReplication, RESTStream):
                 start.isoformat(),
             )
             return
-        page = self.page_size
         whole = Window(start, end)
         self.logger.info("%s: reading changes in %s.", self.describe(), whole)
-        probe = self._fetch_window(whole, top=page + 1)
-        if len(probe) <= page:
-            yield from self._emit(probe)
+        pages = self._census(whole)
+        counted = sum(len(p) for p in pages)
+        if not counted:
             self._advance_bookmark(context, end)
             return
-        key = str(self.replication_key)
-        sample = sorted(stamp_ms(value) for r in probe if isinstance(value := r.get(key), str))
-        del probe
-        # Windows planned from the census can only shrink while we read them (a row that
-        # changes moves past the snapshot end), so they are planned nearly full: fewer
-        # requests to a rate-limited ERP. One that overflows anyway is split when read.
-        # They are planned as the census comes in, so reading starts with its first part.
-        planner = WindowPlanner(start, end, max(1, page * 49 // 50))
-        census = self._census(whole, sample)
-        planned = 0
+        plan = CensusPlan(start, end, pages)
+        del pages
+        if counted > self.page_size:
+            self.logger.info(
+                "%s: %d changed records by the census; reading them in windows of at most "
+                "%d records.",
+                self.describe(),
+                counted,
+                self._window_rows(),
+            )
 
         def more_windows() -> list[Window] | None:
-            nonlocal planned
-            for part, found in census:
-                windows = planner.add(part.end, map(from_ms, found))
-                if windows:
-                    planned += len(windows)
-                    return windows
-            windows = planner.finish()
-            if not windows:
-                return None
-            planned += len(windows)
-            self.logger.info(
-                "%s: more than %d changed records; the census planned %d windows.",
-                self.describe(),
-                page,
-                planned,
-            )
-            return windows
+            window = plan.next_window(self._window_rows())
+            return None if window is None else [window]
 
         yield from self._read_windows(context, deque(), more_windows)
 
-    def _census(
-        self, window: Window, sample: list[int] | None = None
-    ) -> t.Iterator[tuple[Window, list[int]]]:
-        """Parts of ``window`` in time order, each with the sorted stamps of its rows.
+    def _census(self, window: Window) -> list[array[int]]:
+        """The stamps (epoch ms) of the rows in ``window``, one sorted array per census
+        request (8 bytes a stamp): a plan, not a promise.
 
-        Read by time, not by ``$skip``: a census request asks one window for at most
-        ``page_size * CENSUS_PAGE_FACTOR`` rows (their stamps only). A window that
-        overflows is cut at the 16-quantiles of the stamps it did return (a sample of its
-        rows) and the parts are asked again. No ``$skip`` means no server cost growing with
-        the offset. Census requests overlap up to ``max_concurrent_requests`` with each
-        other and with the windows already planned. ``sample`` (sorted stamps of some of
-        the window's rows, e.g. the probe's) gives the first cuts.
+        ``$select`` of the stamp alone (narrowed rows, a fraction of a whole row's cost),
+        ``census_rows`` per request, continued with ``$skip`` until a short page. Rows may
+        move between census pages (a stale census only makes windows over- or under-full,
+        and an overfull one is split when read), and without an index on the stamp a
+        ``$skip`` costs the server no more than the scan every filtered request pays. With
+        ``max_concurrent_requests`` above 1, the next pages are asked for together.
         """
         assert self.replication_key
         key = self.replication_key
-        size = self.page_size * CENSUS_PAGE_FACTOR
+        size = self.census_rows
+        flt = window_filter(key, window.start, window.end, self.filter_dialect)
 
-        def census_of(part: Window) -> list[int]:
-            flt = window_filter(key, part.start, part.end, self.filter_dialect)
-            rows = self.fetch(filter_expr=flt, top=size + 1, skip=0, census=True)
-            found = [stamp_ms(value) for r in rows if (value := r.get(key))]
-            found.sort()
-            return found
+        def census_page(skip: int) -> array[int]:
+            rows = self.fetch(filter_expr=flt, top=size, skip=skip, census=True)
+            return array("q", sorted(stamp_ms(value) for r in rows if (value := r.get(key))))
 
-        first = split_at_quantiles(window, sample) if sample else [window]
-        for part, found in self._ordered_windows(
-            deque(first), census_of, size, split=split_at_quantiles
-        ):
-            if len(found) > size:
-                self.logger.info(
-                    "%s: more than %d rows share the stamp of %s.", self.describe(), size, part
-                )
-            yield part, found
+        pages = [census_page(0)]
+        if len(pages[0]) >= size:
+            # More pages: ask for up to max_concurrent_requests - 1 at once (the last of
+            # a round may find nothing; that is the price of not waiting on each page).
+            ahead = max(1, self.client.concurrency - 1)
+            with ThreadPoolExecutor(
+                max_workers=ahead, thread_name_prefix=f"{self.name}-census"
+            ) as pool:
+                skip = size
+                done = False
+                while not done:
+                    round_ = [pool.submit(census_page, skip + i * size) for i in range(ahead)]
+                    skip += ahead * size
+                    for future in round_:
+                        found = future.result()
+                        if not done:
+                            pages.append(found)
+                        done = done or len(found) < size
+        return pages
+
+    @property
+    def census_rows(self) -> int:
+        """Stamps per census request: narrowed rows are cheap, requests are not. One more
+        than a round number, so a change set of exactly 25,000 rows takes one request."""
+        return max(self.page_size, CENSUS_ROWS) + 1
+
+    def _window_rows(self) -> int:
+        """Rows a window is planned for: ``page_size``, fewer when rows are big.
+
+        After the first whole-row response the tap knows how many bytes a row takes, and
+        caps rows per request so a page body stays under ``PAGE_BYTES`` (a Customer with
+        every detail and linked entity expanded is ~30 KB; 1,000 of them would hold ~300 MB
+        of decoded records per page). Before that, an estimate from the selection.
+        """
+        per_row = self._row_bytes or self.estimated_row_bytes()
+        return max(1, min(self.page_size, PAGE_BYTES // max(1, per_row)))
+
+    def estimated_row_bytes(self) -> int:
+        """A guess of a row's size before any response (subclasses know their selection)."""
+        return 0
+
+    def note_response(self, body_bytes: int, rows: int) -> None:
+        """Record a whole-row response's size (the largest bytes per row seen so far)."""
+        if rows:
+            self._row_bytes = max(self._row_bytes, body_bytes // rows)
+
+    def measured(self, decode: t.Callable[[bytes], t.Any]) -> t.Callable[[bytes], t.Any]:
+        """``decode`` that also notes the body's bytes per row (see :meth:`note_response`)."""
+
+        def run(body: bytes) -> t.Any:
+            rows = decode(body)
+            self.note_response(len(body), len(rows) if isinstance(rows, list) else 0)
+            return rows
+
+        return run
 
     def _ordered_windows(
         self,
         queue: deque[Window],
-        read: t.Callable[[Window], list[t.Any]],
+        read: t.Callable[[Window], list[t.Any] | None],
         limit: int,
         split: t.Callable[[Window, list[t.Any]], list[Window]] | None = None,
         more: t.Callable[[], list[Window] | None] | None = None,
-    ) -> t.Iterator[tuple[Window, list[t.Any]]]:
+    ) -> t.Iterator[tuple[Window, list[t.Any] | None]]:
         """Read windows concurrently, yielding ``(window, rows)`` in time order.
 
         A window that returns more than ``limit`` rows is split (in two halves, or by
@@ -410,7 +452,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         # paged give rows more chances to move under the pages.) The client's semaphore,
         # held only while a request is on the wire, caps requests in flight.
         depth = self.client.concurrency + 1
-        pending: deque[tuple[Window, Future[list[t.Any]]]] = deque()
+        pending: deque[tuple[Window, Future[list[t.Any] | None]]] = deque()
         with ThreadPoolExecutor(
             max_workers=depth, thread_name_prefix=f"{self.name}-window"
         ) as pool:
@@ -431,7 +473,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
                         continue
                     window, future = pending.popleft()
                     rows = future.result()
-                    if len(rows) > limit and window.splittable:
+                    if rows is not None and len(rows) > limit and window.splittable:
                         parts = split(window, rows) if split else list(window.split())
                         del rows
                         for part in reversed(parts):
@@ -449,15 +491,28 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         more: t.Callable[[], list[Window] | None] | None = None,
     ) -> t.Iterator[Record]:
         page = self.page_size
+
+        def read(window: Window) -> list[Record] | None:
+            if window.census > page:
+                return None  # crowded: paged below, lazily, in time order
+            return self._fetch_window(window, page + 1)
+
         for window, rows in self._ordered_windows(
-            queue, lambda window: self._fetch_window(window, page + 1), page, more=more
+            queue, read, page, more=more, split=self._split_overflow
         ):
-            records = rows if len(rows) <= page else list(self._page_window(window))
+            records = rows if rows is not None and len(rows) <= page else self._page_window(window)
             del rows
             yield from self._emit(records)
             del records
             self._advance_bookmark(context, window.end)
             self._log_progress(window)
+
+    def _split_overflow(self, window: Window, rows: list[Record]) -> list[Window]:
+        """Halves of a window that held more rows than a request may return, cut at the
+        median stamp of the rows it did return (a census gone stale, a late commit)."""
+        key = str(self.replication_key)
+        found = sorted(stamp_ms(v) for r in rows if isinstance(v := r.get(key), str))
+        return split_at_quantiles(window, found, parts=2)
 
     def _page_window(self, window: Window) -> t.Iterator[Record]:
         """Page a window too full to split (one stamp shared by more rows than a page)."""
@@ -515,7 +570,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         the next. If it does not, rows before it were removed or reordered, and rows may
         have slid past us; we read again from the start, skipping rows already emitted.
         """
-        size = self.page_size
+        size = self._window_rows()
         seen: set[t.Any] = set()
         for _attempt in range(MAX_RESTARTS + 1):
             anchor: t.Any = None

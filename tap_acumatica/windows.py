@@ -10,10 +10,11 @@ advance the bookmark to a window's end only when the whole window has been emitt
 
 from __future__ import annotations
 
-import bisect
+import collections
 import datetime as dt
+import heapq
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from tap_acumatica.datetimes import MILLISECOND, from_ms, to_ms, truncate_ms
@@ -23,10 +24,11 @@ RESOLUTION = MILLISECOND  # windows are cut at whole milliseconds, as Acumatica 
 
 @dataclass(frozen=True)
 class Window:
-    """Rows whose stamp is in ``(start, end]``."""
+    """Rows whose stamp is in ``(start, end]``; ``census`` rows were counted in it (or -1)."""
 
     start: dt.datetime
     end: dt.datetime
+    census: int = field(default=-1, compare=False)
 
     def __str__(self) -> str:
         return f"({self.start.isoformat()}, {self.end.isoformat()}]"
@@ -43,81 +45,77 @@ class Window:
         return Window(self.start, middle), Window(middle, self.end)
 
 
-def plan_windows(
-    start: dt.datetime, end: dt.datetime, stamps: t.Sequence[dt.datetime], target: int
-) -> list[Window]:
-    """Cut ``(start, end]`` into windows of at most ``target`` rows by a stamp census.
+class CensusPlan:
+    """Windows cut from a stamp census, planned one at a time, each full.
 
-    ``stamps`` (sorted) is a census of the rows' stamps; it may be stale or incomplete
-    (rows move while it is taken): windows that turn out too full are split when read.
-    Cuts fall on stamp values, so rows sharing one stamp never straddle a cut; a group
-    larger than ``target`` gets a window of its own.
-    """
-    if target < 1:
-        raise ValueError("target must be positive")
-    lo = bisect.bisect_right(stamps, start)
-    hi = bisect.bisect_right(stamps, end)
-    windows: list[Window] = []
-    cursor = start
-    position = lo
-    while hi - position > target:
-        candidate = stamps[position + target - 1]
-        cut_index = bisect.bisect_right(stamps, candidate)
-        if cut_index - position > target:
-            # The cut would include a run of equal stamps that overflows the window: stop
-            # just before the run, or, if the run starts here, give it a window of its own.
-            before = bisect.bisect_left(stamps, candidate)
-            if before > position:
-                candidate = stamps[before - 1]
-                cut_index = before
-            elif cursor < candidate - RESOLUTION:
-                # Isolate the run in a one-millisecond window, read by paging.
-                windows.append(Window(cursor, candidate - RESOLUTION))
-                cursor = candidate - RESOLUTION
-        windows.append(Window(cursor, candidate))
-        cursor = candidate
-        position = cut_index
-    windows.append(Window(cursor, end))
-    return windows
-
-
-class WindowPlanner:
-    """:func:`plan_windows`, fed the census part by part, in time order.
-
-    The census arrives in parts ``(a, b]`` read in time order, and a part holds every row
-    stamped in it, so once a part is in, the stamps up to its end are known and the windows
-    that end there can be read at once, while the census of later parts is still on the
-    wire. The last window planned so far is held back (more rows may join it); what comes
-    out is exactly what ``plan_windows`` gives for the whole census, since its greedy cuts
-    depend only on stamps up to each cut. Only the stamps not yet in a window are kept.
+    ``pages`` are the census requests' stamps (epoch milliseconds), each sorted; together
+    they census the rows in ``(start, end]``. The census may be stale (rows move while it
+    is taken, a long transaction commits late): it is only a plan. Windows are planned
+    **full**, at most ``target`` census rows each, because while they are read they can
+    only shrink (a row changed during the run gets a stamp after ``end``); one that
+    overflows anyway is split when read. ``target`` is asked per window, so pages can
+    shrink once responses show how many bytes a row takes. Cuts fall on stamp values, so
+    rows sharing one stamp never straddle a cut; a run of equal stamps larger than
+    ``target`` gets a window of its own, known crowded (``census`` > target) before it is
+    read. The pages are merged lazily: beside them only the stamps of the next window are
+    held (a sorted copy of a 1M-row census would be 36 MB of Python ints).
     """
 
-    def __init__(self, start: dt.datetime, end: dt.datetime, target: int) -> None:
-        if target < 1:
-            raise ValueError("target must be positive")
+    def __init__(
+        self, start: dt.datetime, end: dt.datetime, pages: t.Iterable[t.Sequence[int]]
+    ) -> None:
+        low, high = to_ms(start), to_ms(end)
+        self.stamps = (s for s in heapq.merge(*pages) if low < s <= high)
+        self.ahead: collections.deque[int] = collections.deque()
+        self.exhausted = False
         self.cursor = start
         self.end = end
-        self.target = target
-        self.pending: list[dt.datetime] = []
-        self.finished = False
+        self.done = False
 
-    def add(self, until: dt.datetime, stamps: t.Iterable[dt.datetime]) -> list[Window]:
-        """The census of a part ending at ``until`` (stamps sorted, after earlier parts')."""
-        self.pending.extend(stamps)
-        *done, held = plan_windows(self.cursor, min(until, self.end), self.pending, self.target)
-        if done:
-            self.cursor = held.start
-            del self.pending[: bisect.bisect_right(self.pending, self.cursor)]
-        return done
+    def _fill(self, count: int) -> None:
+        """Hold at least ``count`` stamps ahead, unless the census runs out."""
+        while len(self.ahead) < count and not self.exhausted:
+            value = next(self.stamps, None)
+            if value is None:
+                self.exhausted = True
+            else:
+                self.ahead.append(value)
 
-    def finish(self) -> list[Window]:
-        """The windows left once the census is complete (at least one; none twice)."""
-        if self.finished:
-            return []
-        self.finished = True
-        windows = plan_windows(self.cursor, self.end, self.pending, self.target)
-        self.pending = []
-        return windows
+    def next_window(self, target: int) -> Window | None:
+        """The next window (in time order) of at most ``target`` census rows; None at the end."""
+        if target < 1:
+            raise ValueError("target must be positive")
+        if self.done:
+            return None
+        ahead = self.ahead
+        self._fill(target + 1)
+        if len(ahead) <= target:
+            self.done = True
+            window = Window(self.cursor, self.end, len(ahead))
+            ahead.clear()
+            return window
+        candidate = ahead[target - 1]
+        take = target
+        if ahead[target] == candidate:  # a run of equal stamps straddles the cut
+            take = 0
+            while ahead[take] != candidate:
+                take += 1
+            if take:  # stop just before the run
+                candidate = ahead[take - 1]
+            else:  # the run starts here: it gets this window (crowded, read by paging)
+                take = 1
+                while True:
+                    self._fill(take + 1)
+                    if len(ahead) <= take or ahead[take] != candidate:
+                        break
+                    take += 1
+        for _ in range(take):
+            ahead.popleft()
+        window = Window(self.cursor, from_ms(candidate), take)
+        self.cursor = window.end
+        if window.end >= self.end:
+            self.done = True
+        return window
 
 
 def split_at_quantiles(window: Window, sorted_ms: list[int], parts: int = 16) -> list[Window]:
@@ -125,10 +123,8 @@ def split_at_quantiles(window: Window, sorted_ms: list[int], parts: int = 16) ->
 
     The rows a request returns (the first ones in the server's row order) are a sample
     of the window's rows, so its quantiles cut the window into parts of similar size far
-    better than halving time does (a first window reaching back to 1900 would otherwise
-    be halved a dozen times before reaching the data). Cuts are on stamp values, so rows
-    sharing a stamp stay in one part; every part is non-empty in time and the parts
-    cover ``window`` exactly.
+    better than halving time does. Cuts are on stamp values, so rows sharing a stamp stay
+    in one part; every part is non-empty in time and the parts cover ``window`` exactly.
     """
     start_ms = to_ms(window.start)
     end_ms = to_ms(window.end)

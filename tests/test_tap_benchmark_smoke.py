@@ -35,13 +35,23 @@ def test_benchmark_quick_runs_and_prints_figures(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     text = report.read_text()
     assert text == done.stdout
-    for heading in ("## (a)", "## (b)", "## (c)", "## (d)"):
+    for heading in ("## (a)", "## (b)", "## (c)", "## (d)", "## (e)", "## (f)", "## Targets"):
         assert heading in text
     for row in ("| baseline |", "| tap c=1 |", "| tap c=4 |", "| baseline (sequential) |"):
         assert row in text
     assert "Target (a)" in text
     assert "Target (b)" in text
     assert "Target (c)" in text
+    assert "Target (f)" in text
+    # The ERP work is counted, not timed: the quick run must meet it like the full one.
+    for size in ("600", "3,000"):
+        for concurrency in (1, 4):
+            row = next(
+                line
+                for line in text.splitlines()
+                if line.startswith(f"| {size} |") and f"| {concurrency} |" in line
+            )
+            assert row.endswith("| MET |"), row
     # Correctness, not speed: the tap never exceeds its concurrency setting, and a
     # --catalog sync does not download swagger.json.
     assert "max in flight" in text

@@ -132,7 +132,9 @@ RECOVERABLE = {
 def test_transient_faults_are_retried_and_lose_nothing(fresh, catalog, name: str) -> None:
     faults = {k: v for k, v in RECOVERABLE[name].items() if v is not None}
     fresh.control.faults(fault_seed=11, only_kinds=["list", "login", "entity_index"], **faults)
-    run = run_tap(config_for(fresh), catalog=catalog)
+    # Pages of 50: the tap reads 600 rows in a census request and about a dozen windows,
+    # enough requests for a 30% fault rate to hit several times.
+    run = run_tap(config_for(fresh, page_size=50), catalog=catalog)
     assert run.returncode == 0, run.stderr[-3000:]
     injected = sum(fresh.control.counters()["faults_injected"].values())
     assert injected >= 3, "the faults never hit"

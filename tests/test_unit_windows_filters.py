@@ -5,18 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+from array import array
 
 import pytest
 
-from tap_acumatica.datetimes import from_ms, stamp_ms, to_ms, truncate_ms
+from tap_acumatica.datetimes import UNIX_EPOCH, from_ms, stamp_ms, to_ms, truncate_ms
 from tap_acumatica.filters import datetime_literal, window_filter
-from tap_acumatica.windows import (
-    RESOLUTION,
-    Window,
-    WindowPlanner,
-    plan_windows,
-    split_at_quantiles,
-)
+from tap_acumatica.windows import RESOLUTION, CensusPlan, Window, split_at_quantiles
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
@@ -30,49 +25,87 @@ def count_in(window: Window, stamps: list[dt.datetime]) -> int:
     return sum(1 for s in stamps if window.start < s <= window.end)
 
 
-def test_windows_cover_range_contiguously_and_fit_target() -> None:
+def epoch_ms(moment: dt.datetime) -> int:
+    return (moment - UNIX_EPOCH) // RESOLUTION
+
+
+def plan_all(
+    start: dt.datetime, end: dt.datetime, stamps: list[dt.datetime], target: int
+) -> list[Window]:
+    # The census in pages of up to 700 stamps, in row order (not time order), each sorted.
+    shuffled = list(stamps)
+    random.Random(len(stamps)).shuffle(shuffled)
+    pages = [
+        array("q", sorted(epoch_ms(s) for s in shuffled[i : i + 700]))
+        for i in range(0, len(shuffled), 700)
+    ]
+    plan = CensusPlan(start, end, pages)
+    windows = []
+    while (window := plan.next_window(target)) is not None:
+        windows.append(window)
+    return windows
+
+
+def test_windows_cover_range_contiguously_and_are_planned_full() -> None:
     rng = random.Random(3)
     stamps = sorted(ms(rng.randrange(0, 10_000_000)) for _ in range(25_000))
-    windows = plan_windows(ms(-1), ms(10_000_000), stamps, target=900)
+    windows = plan_all(ms(-1), ms(10_000_000), stamps, target=900)
     assert windows[0].start == ms(-1)
     assert windows[-1].end == ms(10_000_000)
     for before, after in itertools.pairwise(windows):
         assert before.end == after.start
     assert sum(count_in(w, stamps) for w in windows) == len(stamps)
-    assert all(count_in(w, stamps) <= 900 for w in windows)
-    # Not wastefully small either: about len/target windows.
-    assert len(windows) <= len(stamps) // 900 * 2 + 2
+    assert all(count_in(w, stamps) == w.census <= 900 for w in windows)
+    # Full: only stamp collisions at a cut keep a window under the target.
+    assert len(windows) == -(-len(stamps) // 900)
 
 
-def test_run_of_equal_stamps_gets_its_own_one_millisecond_window() -> None:
+def test_run_of_equal_stamps_larger_than_a_window_gets_its_own_crowded_window() -> None:
     stamps = sorted([ms(5)] * 50 + [ms(7)] * 3000 + [ms(9)] * 50)
-    windows = plan_windows(ms(0), ms(20), stamps, target=100)
-    big = [w for w in windows if count_in(w, stamps) > 100]
-    assert len(big) == 1
-    assert big[0].end == ms(7)
-    assert big[0].end - big[0].start == RESOLUTION
-    assert not big[0].splittable
+    windows = plan_all(ms(0), ms(20), stamps, target=100)
+    assert [count_in(w, stamps) for w in windows] == [50, 3000, 50]
+    assert [w.census for w in windows] == [50, 3000, 50]
+    assert windows[1].end == ms(7)
     assert sum(count_in(w, stamps) for w in windows) == len(stamps)
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_planner_fed_part_by_part_plans_what_the_whole_census_plans(seed: int) -> None:
+def test_target_may_change_between_windows(seed: int) -> None:
+    """Pages shrink once a response shows big rows: each window honours the target it
+    was planned with, and the windows still tile the range."""
     rng = random.Random(seed)
     stamps = sorted(ms(rng.randrange(0, 50_000)) for _ in range(rng.randrange(0, 6000)))
     stamps += [ms(31_337)] * rng.choice([0, 5, 400, 2500])  # a bulk import on one stamp
     stamps.sort()
-    start, end, target = ms(-1), ms(60_000), rng.choice([1, 7, 100, 980])
-    cuts = sorted({rng.randrange(0, 60_000) for _ in range(rng.randrange(0, 40))})
-    bounds = [start, *(ms(c) for c in cuts), end]
-    planner = WindowPlanner(start, end, target)
-    planned: list[Window] = []
-    for a, b in itertools.pairwise(bounds):
-        planned += planner.add(b, [s for s in stamps if a < s <= b])
-        # Only stamps not yet planned into a window are kept.
-        assert all(s > planner.cursor for s in planner.pending)
-    planned += planner.finish()
-    assert planner.finish() == []
-    assert planned == plan_windows(start, end, stamps, target)
+    start, end = ms(-1), ms(60_000)
+    plan = CensusPlan(start, end, [array("q", [epoch_ms(s) for s in stamps])])
+    windows, targets = [], []
+    while True:
+        target = rng.choice([1, 7, 100, 980])
+        window = plan.next_window(target)
+        if window is None:
+            break
+        windows.append(window)
+        targets.append(target)
+    assert plan.next_window(5) is None
+    assert windows[0].start == start
+    assert windows[-1].end == end
+    for before, after in itertools.pairwise(windows):
+        assert before.end == after.start
+    for window, target in zip(windows, targets, strict=True):
+        held = count_in(window, stamps)
+        assert held == window.census
+        # Over the target only when one stamp holds more rows than the target.
+        assert held <= target or len({s for s in stamps if window.start < s <= window.end}) == 1
+    assert sum(count_in(w, stamps) for w in windows) == len(stamps)
+
+
+def test_census_bounds_with_sub_millisecond_start() -> None:
+    """A bookmark with microseconds: rows at its millisecond, before it, are not counted."""
+    start = ms(5) + dt.timedelta(microseconds=400)
+    windows = plan_all(start, ms(20), [ms(5), ms(6), ms(20)], target=10)
+    assert windows == [Window(start, ms(20))]
+    assert windows[0].census == 2
 
 
 def test_window_split_halves_cover_window() -> None:
@@ -86,7 +119,7 @@ def test_window_split_halves_cover_window() -> None:
 
 
 def test_empty_census_gives_one_window() -> None:
-    assert plan_windows(ms(0), ms(10), [], target=5) == [Window(ms(0), ms(10))]
+    assert plan_all(ms(0), ms(10), [], target=5) == [Window(ms(0), ms(10))]
 
 
 def test_stamps_in_milliseconds_round_trip() -> None:

@@ -169,6 +169,7 @@ class InquiryStream(AcumaticaStream):
         if census:
             key = str(self.replication_key)
             return [{key: r.get(key)} for r in rows]
+        self.note_response(len(response.content), len(rows))
         transform = self._transform
         return [transform(r) for r in rows]
 

@@ -38,6 +38,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--versions", help="comma-separated endpoint versions to serve")
     parser.add_argument("--seat-limit", type=int, help="concurrent API login sessions")
     parser.add_argument("--instance-path", help="default /AcumaticaERP")
+    for option, what in (
+        ("scan_us_per_row", "microseconds per row a scan examines"),
+        ("whole_row_us", "microseconds to render a whole row"),
+        ("narrowed_row_us", "microseconds to render a $select-narrowed row (plus its share)"),
+        ("expand_row_us", "microseconds each $expand adds to a row"),
+        ("licence_requests_per_minute", "licence budget (0: off); past half, requests are paced"),
+        ("licence_concurrent_requests", "licence API cores (0: no cap); the rest queue"),
+    ):
+        parser.add_argument(
+            "--" + option.replace("_", "-"),
+            type=float if option.endswith("_us") or option.endswith("per_row") else int,
+            dest=option,
+            help=what,
+        )
     parser.add_argument(
         "--options-json",
         metavar="FILE_OR_JSON",
@@ -63,7 +77,18 @@ def options_from(args: argparse.Namespace) -> dict:
             name, _, count = item.partition("=")
             sizes[name] = int(count)
         options["sizes"] = sizes
-    for key in ("default_size", "versions", "seat_limit", "instance_path"):
+    for key in (
+        "default_size",
+        "versions",
+        "seat_limit",
+        "instance_path",
+        "scan_us_per_row",
+        "whole_row_us",
+        "narrowed_row_us",
+        "expand_row_us",
+        "licence_requests_per_minute",
+        "licence_concurrent_requests",
+    ):
         value = getattr(args, key)
         if value is not None:
             options[key] = value

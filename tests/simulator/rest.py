@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
-from . import renderpool
+from . import economy, renderpool
 from .filtering import FilterSyntaxError, parse_filter
 from .render import RequestError
 from .state import Simulator
@@ -243,8 +243,8 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
                 f"The field '{unknown[0]}' of the entity {entity} "
                 "cannot be used in $filter: it is not found."
             )
-    page = _select_rows(sim, renderer, filt, skip, top)
-    sim.counters.incr("records_served", len(page))
+    page, scanned = _select_rows(sim, renderer, filt, skip, top)
+    _charge(sim, renderer, page, scanned, select, expand)
     workers = int(sim.options["render_workers"])
     if workers > 0 and page:
         opts = sim.options
@@ -261,16 +261,28 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
 
 
 def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
-    """[(row, version, stamp)] of the page, chosen under the lock (a consistent snapshot)."""
+    """[(row, version, stamp)] of the page, chosen under the lock (a consistent snapshot),
+    and how many rows a server without an index on the filtered fields examines for it.
+
+    No index and no order: the server reads rows in row order, tests each against the
+    filter and stops once it has ``$skip + $top`` matches (or at the end of the table); an
+    unfiltered read stops after ``$skip + $top`` rows. That is what the request is charged
+    (``scanned``, spent as time by economy.py). How the simulator itself finds the matches
+    is only about sparing the benchmark machine's CPU, which the tap shares: it takes stamp
+    candidates from its sorted stamp array, and for a filter on the stamp alone a row
+    strictly inside the bounds needs no ``matches()`` call. Neither changes the answer
+    (``test_stamp_only_shortcut_answers_as_matches``) nor the charge.
+    """
     store = renderer.store
     want = None if top is None else skip + top
     with sim.lock:
         stamps, versions = store.stamps, store.versions
+        size = len(store)
         if filt is None:
             live = store.live_rows()
             end = len(live) if top is None else min(len(live), skip + top)
             rows = live[min(skip, end) : end]
-            return [(r, versions[r], stamps[r]) for r in rows]
+            return [(r, versions[r], stamps[r]) for r in rows], end
         lo = hi = None
         sure = False
         for field in renderer.stamp_aliases:
@@ -282,9 +294,8 @@ def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
                 lo = datetime_to_ms(lo_b.value) - 1
             if hi_b is not None and _aware(hi_b.value):
                 hi = datetime_to_ms(hi_b.value) + 1
-            # A filter on the stamp alone (the tap's windows): a row whose stamp lies
-            # strictly inside the floored bounds matches whatever the operators, so only
-            # rows on a bound's millisecond need matches() (an index seek, as SQL does).
+            # The filter is on this stamp alone: strictly inside the floored bounds every
+            # row matches whatever the operators; only a bound's millisecond needs matches().
             sure = (
                 filt.range_field == field
                 and (lo_b is None or lo is not None)
@@ -304,12 +315,32 @@ def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
             ):
                 matched.append((row, versions[row], stamps[row]))
                 if want is not None and len(matched) >= want:
-                    break
-        return matched[skip:]
+                    return matched[skip:], row + 1
+        return matched[skip:], size
 
 
 def _aware(value: object) -> bool:
     return isinstance(value, datetime) and value.tzinfo is not None
+
+
+def _charge(sim: Simulator, renderer, page, scanned: int, select, expand) -> None:
+    """Count what the ERP did for a list page and spend the time it costs (economy.py)."""
+    counters, options = sim.counters, sim.options
+    rows = len(page)
+    counters.incr("records_served", rows)
+    counters.incr("rows_scanned", scanned)
+    selected = None
+    if select is not None:
+        selected = sum(1 for name in select if "/" not in name and name in renderer.edef.scalars)
+    whole = selected is None or selected >= len(renderer.edef.scalars)
+    counters.incr("rows_whole" if whole else "rows_narrowed", rows)
+    expansions = economy.count_expansions(expand)
+    if expansions:
+        counters.incr("rows_expanded", rows)
+    economy.spend(
+        scanned * float(options["scan_us_per_row"])
+        + economy.render_cost_us(options, rows, selected, len(renderer.edef.scalars), expansions)
+    )
 
 
 def _render(sim: Simulator, renderer, plan, page, plan_key) -> bytes:
@@ -369,5 +400,5 @@ def truth(sim: Simulator, version: str, entity: str, expand: str, custom: bool) 
     except RequestError as exc:
         return invalid_request(str(exc))
     plan = renderer.plan(None, tree, renderer.all_custom() if custom else ())
-    page = _select_rows(sim, renderer, None, 0, None)
+    page, _scanned = _select_rows(sim, renderer, None, 0, None)
     return Response(200, _render(sim, renderer, plan, page, (version, entity, plan.serial)))

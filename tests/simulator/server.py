@@ -132,6 +132,14 @@ class Handler(BaseHTTPRequestHandler):
         }
         sim.request_log.append(entry)
         data = kind in DATA_KINDS
+        # Every API request counts against the licence (the one it started under, should a
+        # reset swap it meanwhile); a refused one never reaches the ERP.
+        licence = sim.licence
+        if not licence.enter(counters):
+            self._send(_licence_refused())
+            entry["status"] = 429
+            entry["end"] = round(time.time(), 4)
+            return
         if data:
             counters.enter()
         try:
@@ -143,12 +151,15 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             if data:
                 counters.leave()
+            licence.leave()
         if response.after is not None:
             # The body is already rendered, so the change is not in this page; running it
             # before the send means whatever the client does next already sees it (run
             # after the send, a fast client raced it and saw the old data).
             response.after()
-        self._send(response)
+        sent = self._send(response)
+        if data:
+            counters.incr("bytes_served", sent)
         entry["status"] = response.status
         entry["end"] = round(time.time(), 4)  # a timeline of requests (for profiling runs)
 
@@ -168,13 +179,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "drop":
             return Response(0, drop=True)
         if fault == "429":
-            resp = http_error(
-                429,
-                "API request limit exceeded.",
-                "The request was rejected because the number of API requests "
-                "per minute allowed by the license has been exceeded.",
-                "PX.Api.ApiRequestLimitException",
-            )
+            resp = _licence_refused()
             if config.get("retry_after") is not None:
                 resp.headers.append(("Retry-After", str(config["retry_after"])))
             return resp
@@ -195,10 +200,11 @@ class Handler(BaseHTTPRequestHandler):
             )
         return html(status, GATEWAY_PAGE.format(status=status))
 
-    def _send(self, response: Response) -> None:
+    def _send(self, response: Response) -> int:
+        """Write the response; returns the body's bytes on the wire (0 when dropped)."""
         if response.drop:
             self.close_connection = True
-            return
+            return 0
         body = response.body
         headers = list(response.headers)
         if response.content_type:
@@ -222,6 +228,18 @@ class Handler(BaseHTTPRequestHandler):
         head = b"".join(self._headers_buffer)
         self._headers_buffer = []
         self.wfile.write(head + body if self.command != "HEAD" else head)
+        return len(body)
+
+
+def _licence_refused() -> Response:
+    """The 429 of a request the licence refuses (too many queued, or per-minute budget)."""
+    return http_error(
+        429,
+        "API request limit exceeded.",
+        "The request was rejected because the number of API requests "
+        "per minute allowed by the license has been exceeded.",
+        "PX.Api.ApiRequestLimitException",
+    )
 
 
 def _bad_body(sim: Simulator, req: Request, kind: str, style: str) -> Response:

@@ -13,6 +13,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from .economy import COST_DEFAULTS, Licence
 from .render import EntityRenderer
 from .store import EntityStore
 from .swagger import BUNDLED_VERSIONS, contract
@@ -48,6 +49,8 @@ DEFAULTS: dict = {
     # DAC-based OData (tests/simulator/dac.py): sizes, forbidden, tracking, retention_days,
     # synthetic_types, offsets.
     "dac": {},
+    # What requests cost the ERP and the licence's limits (economy.py).
+    **COST_DEFAULTS,
 }
 
 # Kinds that count as "data requests": faults hit them, max_in_flight measures them.
@@ -88,6 +91,14 @@ class Counters:
             "token_failures": 0,
             "faults_injected": {},
             "records_served": 0,
+            # What the ERP did (economy.py): rows rendered whole, narrowed by $select, with
+            # at least one $expand; rows examined by scans; response bytes on the wire.
+            "rows_whole": 0,
+            "rows_narrowed": 0,
+            "rows_expanded": 0,
+            "rows_scanned": 0,
+            "bytes_served": 0,
+            "licence": {},
             "mutations": 0,
         }
 
@@ -98,6 +109,15 @@ class Counters:
             for part in path:
                 node = node.setdefault(part, {})
             node[last] = node.get(last, 0) + n
+
+    def maximum(self, key: str, value: int) -> None:
+        """``key`` (nested, like ``incr``) becomes the larger of its value and ``value``."""
+        with self._lock:
+            node = self.data
+            *path, last = key.split(".")
+            for part in path:
+                node = node.setdefault(part, {})
+            node[last] = max(node.get(last, 0), value)
 
     def enter(self) -> None:
         with self._lock:
@@ -199,6 +219,7 @@ class Simulator:
             CLOCK_OFFSET[0] = float(self.options["clock_offset_seconds"])
             self.counters = Counters()
             self.faults = Faults()
+            self.licence = Licence(self.options)
             #: The latest requests (kind, method, path, query): lets tests check what a
             #: client asked for ($select, $expand, $custom), as a server log would.
             self.request_log: collections.deque[dict] = collections.deque(maxlen=5000)
