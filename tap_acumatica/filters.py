@@ -10,6 +10,7 @@ drift by hours.
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
 
 from tap_acumatica.datetimes import UTC
 
@@ -39,3 +40,15 @@ def window_filter(
     if start is None:
         return upper
     return f"{field} gt {datetime_literal(start, dialect)} and {upper}"
+
+
+def paging_params(filter_expr: str | None, top: int | None, skip: int) -> dict[str, t.Any]:
+    """``$filter``/``$top``/``$skip`` of one request (only those that apply)."""
+    params: dict[str, t.Any] = {}
+    if filter_expr:
+        params["$filter"] = filter_expr
+    if top is not None:
+        params["$top"] = top
+    if skip:
+        params["$skip"] = skip
+    return params

@@ -350,7 +350,7 @@ class DacStream(AcumaticaStream):
         a delete committed late (or in the second of the ``Date`` header) is read next run."""
         if self._server_date is None:
             return since
-        return safe_bookmark(end, self._server_date, self.settle_seconds, since)
+        return safe_bookmark(end, self._server_date, self.settings.settle_seconds, since)
 
     def _set_deletes_bookmark(self, context: Context | None, value: dt.datetime) -> None:
         state = self.get_context_state(context)
