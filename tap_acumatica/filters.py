@@ -4,7 +4,7 @@ The contract-based API takes OData v3 conventions with ``datetimeoffset'…'`` l
 OData generic inquiries take ``datetime'…'`` (legacy v3 endpoint) or bare ISO literals
 (v4). Every literal carries an explicit UTC offset (or is UTC by the v3 convention): a
 literal without one is read in the instance's time zone, which is how other connectors
-drift by hours.
+drift by hours. :func:`paging_params` adds ``$top``/``$skip`` for one request.
 """
 
 from __future__ import annotations
