@@ -14,7 +14,7 @@ import typing as t
 
 from tap_acumatica.datetimes import normalize_datetime
 from tap_acumatica.errors import AcumaticaResponseError
-from tap_acumatica.schemas import schema_types
+from tap_acumatica.schemas import has_type, schema_types
 
 Record = dict[str, t.Any]
 
@@ -30,6 +30,36 @@ def odata_literal(value: t.Any) -> str:
     if isinstance(value, int | float | decimal.Decimal):
         return str(value)
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def v4_literal(value: t.Any, kind: str) -> str:
+    """A record value as an OData v4 literal for a key or stamp comparison (DAC keysets)."""
+    if value is None:
+        return "null"
+    if kind == "string":
+        return "'" + str(value).replace("'", "''") + "'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)  # numbers, Guid, date-times (fixed-width UTC with offset)
+
+
+def literal_kind(prop: t.Mapping[str, t.Any]) -> str:
+    """How :func:`v4_literal` writes a value of this property schema."""
+    if prop.get("format") == "date-time":
+        return "date-time"
+    if prop.get("format") == "uuid":
+        return "guid"
+    return "string" if has_type(prop, "string") else "other"
+
+
+def keyset_after(order: list[tuple[str, str]], last: t.Mapping[str, t.Any]) -> str:
+    """``(a gt A) or (a eq A and ((b gt B) or (b eq B and c gt C)))`` for order (a, b, c)."""
+    expr = ""
+    for name, kind in reversed(order):
+        literal = v4_literal(last.get(name), kind)
+        strictly = f"{name} gt {literal}"
+        expr = strictly if not expr else f"{strictly} or ({name} eq {literal} and ({expr}))"
+    return f"({expr})"
 
 
 # --- records ---------------------------------------------------------------------------------
