@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import decimal
 import logging
-import random
 import threading
 import time
 import typing as t
-from collections import deque
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import backoff
@@ -25,52 +22,51 @@ import msgspec
 import requests
 from requests.adapters import HTTPAdapter
 
-from tap_acumatica import __version__
 from tap_acumatica.clock import ServerClock
 from tap_acumatica.errors import (
-    LOGIN_LIMIT_MARK,
-    OPTIMIZATION_MARK,
     AcumaticaAPIError,
     AcumaticaError,
     AcumaticaResponseError,
-    OptimizationError,
     body_detail,
-    optimization_fields,
 )
 from tap_acumatica.logs import redact_secrets
-from tap_acumatica.settings import SECRET_SETTINGS, normalize_base_url
+from tap_acumatica.retries import (
+    RETRY_STATUSES,
+    TRANSPORT_ERRORS,
+    RateLimiter,
+    RetryableResponse,
+    backoff_wait,
+    check_retryable,
+    describe_failure,
+    is_permanent,
+    short,
+    wait_gen,
+)
+from tap_acumatica.settings import Settings, normalize_base_url
 
 if t.TYPE_CHECKING:
     from tap_acumatica.auth import AcumaticaAuth
 
 LOGGER = logging.getLogger("tap_acumatica.client")
 
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-#: Acumatica answers many permanent errors with HTTP 500 and a PX exception body; these
-#: words mark the 500s that are worth another try.
-TRANSIENT_500_WORDS = ("deadlock", "timeout", "timed out", "try again", "temporarily")
-#: ...unless they name a cause no retry can fix ("Invalid credentials. Please try again."
-#: must not be retried: it would only lock the user out).
-PERMANENT_500_WORDS = (
-    "invalid credentials",
-    "does not exist",
-    "is locked out",
-    "account is locked",
-    "password has expired",
-    "insufficient rights",
-)
-
 _JSON = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
 
-class RetryableResponse(Exception):
-    """A response worth another attempt; carries the server's ``Retry-After``."""
+class Run(t.Protocol):
+    """What services and streams need of the run: its one client and its logger.
 
-    def __init__(self, response: requests.Response, detail: str) -> None:
-        super().__init__(detail)
-        self.response = response
-        self.detail = detail
-        self.retry_after = _retry_after_seconds(response)
+    :class:`~tap_acumatica.tap.TapAcumatica` is one; the API packages depend on this
+    protocol instead of on the tap, so they never import it at run time.
+    """
+
+    @property
+    def client(self) -> AcumaticaClient: ...
+
+    @property
+    def logger(self) -> logging.Logger: ...
+
+    @property
+    def settings(self) -> Settings: ...
 
 
 class _BadJSON(AcumaticaResponseError):
@@ -83,20 +79,6 @@ class _Unauthorized(Exception):
     def __init__(self, response: requests.Response) -> None:
         super().__init__("401")
         self.response = response
-
-
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
 
 
 def decode_json(content: bytes) -> t.Any:
@@ -115,75 +97,42 @@ def ensure_json_api(response: requests.Response, what: str, base_url: str) -> No
         )
 
 
-class RateLimiter:
-    """At most ``per_minute`` request starts in any 60-second span, evenly spaced.
-
-    Starts are at least ``60 / per_minute`` seconds apart (no burst that a licence's
-    per-minute counter would see as a spike), and a sliding 60-second window guards the
-    total. Shared by every thread of the run.
-    """
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.interval = 60.0 / per_minute
-        self._starts: deque[float] = deque()
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                while self._starts and now - self._starts[0] >= 60:
-                    self._starts.popleft()
-                if len(self._starts) < self.per_minute and now >= self._next:
-                    self._starts.append(now)
-                    self._next = now + self.interval
-                    return
-                wait = self._next - now
-                if len(self._starts) >= self.per_minute:
-                    wait = max(wait, 60 - (now - self._starts[0]))
-            time.sleep(min(max(wait, 0.001), 1.0))
-
-
 class AcumaticaClient:
     """Session, sign-in, retries, the concurrency cap and secret redaction for one run."""
 
-    def __init__(self, config: t.Mapping[str, t.Any], auth: AcumaticaAuth) -> None:
-        self.config = config
-        self.base_url = normalize_base_url(config["url"])
+    def __init__(self, config: Settings | t.Mapping[str, t.Any], auth: AcumaticaAuth) -> None:
+        settings = Settings.of(config)
+        self.settings = settings
+        self.base_url = normalize_base_url(settings.url)
         self.auth = auth
-        self.timeout = (
-            min(30, int(config.get("request_timeout") or 300)),
-            int(config.get("request_timeout") or 300),
-        )
-        self.max_tries = int(config.get("max_retries") or 5)
-        self.backoff_factor = float(_setting(config, "backoff_factor", 1.0))
-        self.backoff_max = float(_setting(config, "backoff_max_seconds", 60.0))
-        self.concurrency = max(1, int(config.get("max_concurrent_requests") or 1))
+        self.timeout = (min(30, settings.request_timeout), settings.request_timeout)
+        self.max_tries = settings.max_retries
+        self.backoff_factor = settings.backoff_factor
+        self.backoff_max = settings.backoff_max_seconds
+        self.concurrency = max(1, settings.max_concurrent_requests)
         self._slots = threading.BoundedSemaphore(self.concurrency)
-        per_minute = config.get("max_requests_per_minute")
-        self._limiter = RateLimiter(int(per_minute)) if per_minute else None
+        per_minute = settings.max_requests_per_minute
+        self._limiter = RateLimiter(per_minute) if per_minute else None
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.concurrency + 4)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers.update(
             {
-                "User-Agent": config.get("user_agent") or f"tap-acumatica/{__version__}",
+                "User-Agent": settings.user_agent,
                 "Accept": "application/json",
                 "Accept-Encoding": "gzip, deflate",
             }
         )
-        if config.get("ca_bundle"):
-            self.session.verify = str(config["ca_bundle"])
-        elif config.get("verify_ssl") is False:
+        if settings.ca_bundle:
+            self.session.verify = settings.ca_bundle
+        elif not settings.verify_ssl:
             self.session.verify = False
             LOGGER.warning(
                 "TLS certificate verification is DISABLED (verify_ssl: false); anyone on the "
                 "network path can read the credentials. Use 'ca_bundle' instead."
             )
-        self._config_secrets = [str(config[k]) for k in SECRET_SETTINGS if config.get(k)]
+        self._config_secrets = settings.secret_values()
         #: The server's clock as this run sees it (``Date`` headers) and the run's upper
         #: bound for incremental reads (see :mod:`tap_acumatica.clock`).
         self.clock = ServerClock()
@@ -350,22 +299,12 @@ class AcumaticaClient:
             )
 
     def _backoff_wait(self, attempt: int) -> float:
-        """Seconds before retry ``attempt + 1``: exponential, capped, half of it jitter."""
-        wait = min(self.backoff_max, self.backoff_factor * (2**attempt))
-        return wait / 2 + random.uniform(0, wait / 2)  # noqa: S311 - jitter
+        """Seconds before retry ``attempt + 1`` (see :func:`tap_acumatica.retries.backoff_wait`)."""
+        return backoff_wait(attempt, self.backoff_factor, self.backoff_max)
 
     def _wait_gen(self) -> t.Generator[float, t.Any, None]:
-        """Exponential backoff with jitter, or the server's Retry-After when it sends one."""
-        attempt = 0
-        exc = yield  # type: ignore[misc]
-        while True:
-            retry_after = getattr(exc, "retry_after", None)
-            if retry_after is not None:
-                wait = min(float(retry_after), 300.0)
-            else:
-                wait = self._backoff_wait(attempt)
-            attempt += 1
-            exc = yield wait
+        """The waits between attempts (see :func:`tap_acumatica.retries.wait_gen`)."""
+        return wait_gen(self.backoff_factor, self.backoff_max)
 
     def _send_with_retries(
         self, method: str, url: str, *, what: str, authenticate: bool, **kwargs: t.Any
@@ -375,7 +314,7 @@ class AcumaticaClient:
             LOGGER.warning(
                 "%s: %s; retry %d of %d in %.1fs.",
                 what,
-                self.redact(_describe_failure(exc)),
+                self.redact(describe_failure(exc)),
                 details["tries"],
                 self.max_tries - 1,
                 details["wait"],
@@ -383,16 +322,10 @@ class AcumaticaClient:
 
         sender = backoff.on_exception(
             self._wait_gen,
-            (
-                RetryableResponse,
-                requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ),
+            (RetryableResponse, *TRANSPORT_ERRORS),
             max_tries=self.max_tries,
             jitter=None,
-            giveup=_is_permanent,
+            giveup=is_permanent,
             on_backoff=on_backoff,
             raise_on_giveup=True,
             logger=None,
@@ -407,17 +340,12 @@ class AcumaticaClient:
             ) from None
         except requests.exceptions.SSLError as exc:
             raise AcumaticaError(
-                f"{what}: TLS/SSL failure talking to {self.base_url}: {_short(exc)}. If the "
+                f"{what}: TLS/SSL failure talking to {self.base_url}: {short(exc)}. If the "
                 "instance uses a private CA, set 'ca_bundle' to its PEM file."
             ) from None
-        except (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise AcumaticaAPIError(
-                f"{what}: cannot reach {self.base_url} ({_short(exc)}) after "
+                f"{what}: cannot reach {self.base_url} ({short(exc)}) after "
                 f"{self.max_tries} attempts. Check 'url' and the network."
             ) from None
 
@@ -455,22 +383,8 @@ class AcumaticaClient:
         if status == 401 and authenticate:
             raise _Unauthorized(response)
         if status in RETRY_STATUSES:
-            detail = body_detail(response)
-            lowered = detail.lower()
-            if LOGIN_LIMIT_MARK in lowered:
-                return response  # the login code explains seats; retrying will not free one
-            if OPTIMIZATION_MARK in lowered:
-                raise OptimizationError(f"{what}: {detail}", optimization_fields(detail))
-            if (
-                status == 500
-                and _is_application_error(response)
-                and (
-                    any(word in lowered for word in PERMANENT_500_WORDS)
-                    or not any(word in lowered for word in TRANSIENT_500_WORDS)
-                )
-            ):
-                return response
-            raise RetryableResponse(response, detail)
+            check_retryable(response, what)
+            return response
         if 300 <= status < 400:
             raise AcumaticaResponseError(
                 f"{what}: the server redirected to {response.headers.get('Location', '?')} "
@@ -478,41 +392,3 @@ class AcumaticaClient:
                 "https)."
             )
         return response
-
-
-def _setting(config: t.Mapping[str, t.Any], name: str, default: float) -> t.Any:
-    value = config.get(name)
-    return default if value is None else value
-
-
-def _is_application_error(response: requests.Response) -> bool:
-    """A 500 with Acumatica's PX exception body: a business error, not an outage."""
-    return '"exceptionType"' in (response.text or "")[:20000]
-
-
-def _is_permanent(exc: Exception) -> bool:
-    return isinstance(exc, requests.exceptions.SSLError) or (
-        isinstance(exc, requests.exceptions.ConnectionError) and "NameResolutionError" in str(exc)
-    )
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    for marker in (
-        "NameResolutionError",
-        "Connection refused",
-        "timed out",
-        "CERTIFICATE",
-        "Connection reset",
-        "RemoteDisconnected",
-    ):
-        if marker.lower() in text.lower():
-            return marker
-    return text[:160]
-
-
-def _describe_failure(exc: BaseException | None) -> str:
-    if isinstance(exc, RetryableResponse):
-        extra = f" (Retry-After {exc.retry_after:g}s)" if exc.retry_after is not None else ""
-        return f"HTTP {exc.response.status_code}{extra}: {exc.detail[:200]}"
-    return f"{type(exc).__name__}: {_short(exc) if exc else ''}"

@@ -4,12 +4,13 @@ The contract-based API takes OData v3 conventions with ``datetimeoffset'…'`` l
 OData generic inquiries take ``datetime'…'`` (legacy v3 endpoint) or bare ISO literals
 (v4). Every literal carries an explicit UTC offset (or is UTC by the v3 convention): a
 literal without one is read in the instance's time zone, which is how other connectors
-drift by hours.
+drift by hours. :func:`paging_params` adds ``$top``/``$skip`` for one request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
 
 from tap_acumatica.datetimes import UTC
 
@@ -39,3 +40,15 @@ def window_filter(
     if start is None:
         return upper
     return f"{field} gt {datetime_literal(start, dialect)} and {upper}"
+
+
+def paging_params(filter_expr: str | None, top: int | None, skip: int) -> dict[str, t.Any]:
+    """``$filter``/``$top``/``$skip`` of one request (only those that apply)."""
+    params: dict[str, t.Any] = {}
+    if filter_expr:
+        params["$filter"] = filter_expr
+    if top is not None:
+        params["$top"] = top
+    if skip:
+        params["$skip"] = skip
+    return params

@@ -16,7 +16,9 @@ import sys
 import threading
 import typing as t
 
+from singer_sdk import singerlib as singer
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
 
 BUFFER_BYTES = 64 * 1024
@@ -61,3 +63,25 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         out.write(self._pending)
         self._pending.clear()
         sys.stdout.flush()
+
+
+def mapped_record_messages(
+    stream_maps: t.Iterable[t.Any], record: dict[str, t.Any], version: int | None
+) -> t.Iterator[singer.RecordMessage]:
+    """RECORD messages of a record that needs neither of the SDK's per-record passes.
+
+    A stream whose records hold no deselected property (what
+    ``pop_deselected_record_properties`` would remove) and whose type conformance is
+    ``NONE`` (``conform_record_data_types`` returns the record unchanged) can skip both;
+    stream maps (filters, aliases, added or removed properties) are applied exactly as the
+    SDK does.
+    """
+    for stream_map in stream_maps:
+        mapped_record = stream_map.transform(record)
+        if mapped_record is not None:
+            yield singer.RecordMessage(
+                stream=stream_map.stream_alias,
+                record=mapped_record,
+                version=version,
+                time_extracted=utc_now(),
+            )

@@ -1,4 +1,4 @@
-"""Streams: the shared Acumatica base (windowed incremental reads) and REST entities.
+"""AcumaticaStream: the reading strategy shared by every Acumatica API.
 
 :class:`AcumaticaStream` is the one base of REST entities and OData inquiries. It owns the
 reading strategy, which the SDK's paginators cannot express for Acumatica:
@@ -8,7 +8,8 @@ reading strategy, which the SDK's paginators cannot express for Acumatica:
   (see :mod:`tap_acumatica.windows` for why);
 * full-table streams page with ``$top/$skip`` pages that overlap by one row, so a row
   inserted or removed while we page is noticed instead of silently shifting others away;
-* requests overlap up to ``max_concurrent_requests`` while records are emitted in order.
+* requests overlap up to ``max_concurrent_requests`` while records are emitted in order
+  (the concurrent machinery is :mod:`tap_acumatica.paging`).
 
 Subclasses say how to fetch one request (:meth:`fetch`) and what identifies a row.
 """
@@ -22,10 +23,8 @@ import time
 import typing as t
 from array import array
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from singer_sdk import singerlib as singer
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
@@ -39,36 +38,32 @@ from tap_acumatica.datetimes import (
     stamp_ms,
     truncate_ms,
 )
-from tap_acumatica.errors import AcumaticaAPIError, AcumaticaError
-from tap_acumatica.filters import window_filter
+from tap_acumatica.errors import AcumaticaError
+from tap_acumatica.filters import paging_params, window_filter
+from tap_acumatica.output import mapped_record_messages
+from tap_acumatica.paging import PageSizing, census_pages, ordered_windows, read_with_anchor
 from tap_acumatica.replication import CatalogReplication
 from tap_acumatica.windows import CensusPlan, Window, split_at_quantiles
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from tap_acumatica.client import AcumaticaClient
+    from tap_acumatica.client import AcumaticaClient, Run
+    from tap_acumatica.settings import Settings
     from tap_acumatica.tap import TapAcumatica
 
 Record = dict[str, t.Any]
 MAX_QUERY_LENGTH = 1800  # IIS refuses query strings over 2048 bytes by default
-#: Stamps per census request (``$select`` of the stamp: ~200 bytes a row on the wire
-#: uncompressed, so ~5 MB): one request covers most change sets, four a 100k-row first load.
-CENSUS_ROWS = 25_000
-#: Rows per request are capped so a page body stays under this many bytes (see
-#: ``_window_rows``); a page of 1,000 top-level Customers is ~2 MB.
-PAGE_BYTES = 4 * 1024 * 1024
-MAX_RESTARTS = 3
 #: Extra key of a stream's state: the upper bound of the run that wrote the bookmark.
 UPPER_BOUND_KEY = "replication_key_upper_bound"
 
 
-class AcumaticaStream(CatalogReplication, RESTStream):
+class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
     """Base of every Acumatica stream: one shared client, windowed and overlapped reads."""
 
     # Records are unwrapped into exactly-schema, JSON-native values by the stream itself
-    # (see contract.compile_*), so the SDK's per-record type conformance (over half of the
-    # CPU of a sync) is not needed.
+    # (rest/records.py, odata/records.py), so the SDK's per-record type conformance (over
+    # half of the CPU of a sync) is not needed.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: $filter literal dialect for stamp windows.
     filter_dialect = "rest"
@@ -88,7 +83,8 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         default_replication_key: str | None = None,
         setting_replication_key: str | None = None,
     ) -> None:
-        self._acumatica_tap = tap
+        #: The run (its client and settings), as the small protocol the streams need.
+        self._acumatica_tap: Run = tap
         super().__init__(tap=tap, name=name, schema=schema)
         self.primary_keys = primary_keys or []
         self.replication_key = replication_key
@@ -111,14 +107,18 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         self._first_bookmark: dt.datetime | None = None
         self._previous_bound: str | None = None
         self._reread = 0
-        #: Largest bytes per whole row seen in a response (0: none yet); sizes pages.
-        self._row_bytes = 0
+        self._row_bytes = 0  # see PageSizing
 
     # Plumbing shared with the tap -------------------------------------------------------
 
     @property
     def client(self) -> AcumaticaClient:
         return self._acumatica_tap.client
+
+    @property
+    def settings(self) -> Settings:
+        """The run's settings (built once by the tap)."""
+        return self._acumatica_tap.settings
 
     @property
     def url_base(self) -> str:
@@ -134,7 +134,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
 
     @property
     def page_size(self) -> int:
-        return int(self.config.get("page_size") or 1000)
+        return self.settings.page_size
 
     # What subclasses provide --------------------------------------------------------------
 
@@ -144,17 +144,8 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         """One request: records (transformed), or for ``census`` rows holding the stamp."""
         raise NotImplementedError
 
-    @staticmethod
-    def paging_params(filter_expr: str | None, top: int | None, skip: int) -> dict[str, t.Any]:
-        """``$filter``/``$top``/``$skip`` of one request (only those that apply)."""
-        params: dict[str, t.Any] = {}
-        if filter_expr:
-            params["$filter"] = filter_expr
-        if top is not None:
-            params["$top"] = top
-        if skip:
-            params["$skip"] = skip
-        return params
+    #: ``$filter``/``$top``/``$skip`` of one request (see :func:`filters.paging_params`).
+    paging_params = staticmethod(paging_params)
 
     def record_identity(self, record: Record) -> t.Any:
         """What tells two rows apart (``id`` for REST entities)."""
@@ -168,25 +159,12 @@ class AcumaticaStream(CatalogReplication, RESTStream):
     def _generate_record_messages(
         self, record: Record
     ) -> t.Generator[singer.RecordMessage, None, None]:
-        """The SDK's record path minus the two per-record passes that are no-ops here.
-
-        With ``records_pruned`` the record holds no deselected property (what
-        ``pop_deselected_record_properties`` would remove), and with type conformance
-        ``NONE`` ``conform_record_data_types`` returns the record unchanged. Stream maps
-        (filters, aliases, added or removed properties) are applied exactly as the SDK does.
-        """
+        """The SDK's record path minus the two per-record passes that are no-ops here
+        (see :func:`tap_acumatica.output.mapped_record_messages`)."""
         if not self.records_pruned or self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
             yield from super()._generate_record_messages(record)
             return
-        for stream_map in self.stream_maps:
-            mapped_record = stream_map.transform(record)
-            if mapped_record is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped_record,
-                    version=self._stream_version,
-                    time_extracted=utc_now(),
-                )
+        yield from mapped_record_messages(self.stream_maps, record, self._stream_version)
 
     # State: the bookmark advances per complete window ---------------------------------
 
@@ -211,7 +189,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         assert self._server_date is not None
         assert self._first_bookmark is not None
         value = safe_bookmark(
-            window_end, self._server_date, self.settle_seconds, self._first_bookmark
+            window_end, self._server_date, self.settings.settle_seconds, self._first_bookmark
         )
         state = self.get_context_state(context)
         state["replication_key"] = self.replication_key
@@ -258,13 +236,8 @@ class AcumaticaStream(CatalogReplication, RESTStream):
                 self.describe(),
                 self._reread,
                 self._previous_bound,
-                self.settle_seconds,
+                self.settings.settle_seconds,
             )
-
-    @property
-    def settle_seconds(self) -> float:
-        settle = self.config.get("settle_seconds")
-        return 30.0 if settle is None else float(settle)
 
     def snapshot_end(self) -> dt.datetime:
         """The run's fixed upper bound: one second past the server's clock when the run
@@ -282,7 +255,7 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         value = state.get("replication_key_value")
         if value:
             return parse_datetime(str(value))
-        start = self.config.get("start_date")
+        start = self.settings.start_date
         if start:
             parsed = parse_start_date(start)
             if parsed is not None:
@@ -355,7 +328,8 @@ class AcumaticaStream(CatalogReplication, RESTStream):
         move between census pages (a stale census only makes windows over- or under-full,
         and an overfull one is split when read), and without an index on the stamp a
         ``$skip`` costs the server no more than the scan every filtered request pays. With
-        ``max_concurrent_requests`` above 1, the next pages are asked for together.
+        ``max_concurrent_requests`` above 1, the next pages are asked for together
+        (:func:`tap_acumatica.paging.census_pages`).
         """
         assert self.replication_key
         key = self.replication_key
@@ -366,117 +340,9 @@ class AcumaticaStream(CatalogReplication, RESTStream):
             rows = self.fetch(filter_expr=flt, top=size, skip=skip, census=True)
             return array("q", sorted(stamp_ms(value) for r in rows if (value := r.get(key))))
 
-        pages = [census_page(0)]
-        if len(pages[0]) >= size:
-            # More pages: ask for up to max_concurrent_requests - 1 at once (the last of
-            # a round may find nothing; that is the price of not waiting on each page).
-            ahead = max(1, self.client.concurrency - 1)
-            with ThreadPoolExecutor(
-                max_workers=ahead, thread_name_prefix=f"{self.name}-census"
-            ) as pool:
-                skip = size
-                done = False
-                while not done:
-                    round_ = [pool.submit(census_page, skip + i * size) for i in range(ahead)]
-                    skip += ahead * size
-                    for future in round_:
-                        found = future.result()
-                        if not done:
-                            pages.append(found)
-                        done = done or len(found) < size
-        return pages
-
-    @property
-    def census_rows(self) -> int:
-        """Stamps per census request: narrowed rows are cheap, requests are not. One more
-        than a round number, so a change set of exactly 25,000 rows takes one request."""
-        return max(self.page_size, CENSUS_ROWS) + 1
-
-    def _window_rows(self) -> int:
-        """Rows a window is planned for: ``page_size``, fewer when rows are big.
-
-        After the first whole-row response the tap knows how many bytes a row takes, and
-        caps rows per request so a page body stays under ``PAGE_BYTES`` (a Customer with
-        every detail and linked entity expanded is ~30 KB; 1,000 of them would hold ~300 MB
-        of decoded records per page). Before that, an estimate from the selection.
-        """
-        per_row = self._row_bytes or self.estimated_row_bytes()
-        return max(1, min(self.page_size, PAGE_BYTES // max(1, per_row)))
-
-    def estimated_row_bytes(self) -> int:
-        """A guess of a row's size before any response (subclasses know their selection)."""
-        return 0
-
-    def note_response(self, body_bytes: int, rows: int) -> None:
-        """Record a whole-row response's size (the largest bytes per row seen so far)."""
-        if rows:
-            self._row_bytes = max(self._row_bytes, body_bytes // rows)
-
-    def measured(self, decode: t.Callable[[bytes], t.Any]) -> t.Callable[[bytes], t.Any]:
-        """``decode`` that also notes the body's bytes per row (see :meth:`note_response`)."""
-
-        def run(body: bytes) -> t.Any:
-            rows = decode(body)
-            self.note_response(len(body), len(rows) if isinstance(rows, list) else 0)
-            return rows
-
-        return run
-
-    def _ordered_windows(
-        self,
-        queue: deque[Window],
-        read: t.Callable[[Window], list[t.Any] | None],
-        limit: int,
-        split: t.Callable[[Window, list[t.Any]], list[Window]] | None = None,
-        more: t.Callable[[], list[Window] | None] | None = None,
-    ) -> t.Iterator[tuple[Window, list[t.Any] | None]]:
-        """Read windows concurrently, yielding ``(window, rows)`` in time order.
-
-        A window that returns more than ``limit`` rows is split (in two halves, or by
-        ``split(window, rows)``) and the parts are read instead; when it cannot be split
-        its rows are yielded as they are, for the caller to deal with. More
-        requests than there are connections are queued, so the next responses are on their
-        way and decoded while the caller emits the current one; the client's semaphore
-        still keeps at most ``max_concurrent_requests`` requests in flight. When the queue
-        runs dry, ``more()`` gives the next windows (later in time), or None when done.
-        """
-        # One request queued and one thread more than connections: while
-        # ``max_concurrent_requests`` responses are awaited, another thread decodes and
-        # transforms the previous one. (Not more: requests sent while a window is being
-        # paged give rows more chances to move under the pages.) The client's semaphore,
-        # held only while a request is on the wire, caps requests in flight.
-        depth = self.client.concurrency + 1
-        pending: deque[tuple[Window, Future[list[t.Any] | None]]] = deque()
-        with ThreadPoolExecutor(
-            max_workers=depth, thread_name_prefix=f"{self.name}-window"
-        ) as pool:
-            try:
-                while queue or pending or more:
-                    while len(pending) < depth:
-                        if not queue and more:
-                            fresh = more()
-                            if fresh is None:
-                                more = None
-                            queue.extend(fresh or ())
-                            continue
-                        if not queue:
-                            break
-                        window = queue.popleft()
-                        pending.append((window, pool.submit(read, window)))
-                    if not pending:
-                        continue
-                    window, future = pending.popleft()
-                    rows = future.result()
-                    if rows is not None and len(rows) > limit and window.splittable:
-                        parts = split(window, rows) if split else list(window.split())
-                        del rows
-                        for part in reversed(parts):
-                            pending.appendleft((part, pool.submit(read, part)))
-                        continue
-                    yield window, rows
-            finally:
-                for _, future in pending:
-                    future.cancel()
+        return census_pages(
+            census_page, size, ahead=max(1, self.client.concurrency - 1), name=self.name
+        )
 
     def _read_windows(
         self,
@@ -491,8 +357,15 @@ class AcumaticaStream(CatalogReplication, RESTStream):
                 return None  # crowded: paged below, lazily, in time order
             return self._fetch_window(window, page + 1)
 
-        for window, rows in self._ordered_windows(
-            queue, read, page, more=more, split=self._split_overflow
+        # One request queued and one thread more than connections (see ordered_windows).
+        for window, rows in ordered_windows(
+            queue,
+            read,
+            page,
+            depth=self.client.concurrency + 1,
+            name=self.name,
+            more=more,
+            split=self._split_overflow,
         ):
             records = rows if rows is not None and len(rows) <= page else self._page_window(window)
             del rows
@@ -529,86 +402,21 @@ class AcumaticaStream(CatalogReplication, RESTStream):
             )
         )
 
-    def _pages(
-        self, fetch_at: t.Callable[[int], list[Record]], size: int, overlap: int
-    ) -> t.Iterator[list[Record]]:
-        """Pages at offsets 0, size-overlap, …; prefetched concurrently; stop at a short page."""
-        step = size - overlap
-        workers = self.client.concurrency
-        with ThreadPoolExecutor(
-            max_workers=workers + 1, thread_name_prefix=f"{self.name}-page"
-        ) as pool:
-            pending: deque[Future[list[Record]]] = deque()
-            next_skip = 0
-            try:
-                while True:
-                    # One more than the connections: the next page is on its way while
-                    # this one is emitted (the client's semaphore caps requests in flight).
-                    while len(pending) <= workers:
-                        pending.append(pool.submit(fetch_at, next_skip))
-                        next_skip += step
-                    rows = pending.popleft().result()
-                    yield rows
-                    if len(rows) < size:
-                        return
-            finally:
-                for future in pending:
-                    future.cancel()
-
     def _read_with_anchor(
         self, fetch: t.Callable[[int, int], list[Record]], concurrent: bool
     ) -> t.Iterator[Record]:
-        """``$skip`` paging that notices rows shifting under it.
-
-        Pages overlap by one row: the last row of a page must come back as the first of
-        the next. If it does not, rows before it were removed or reordered, and rows may
-        have slid past us; we read again from the start, skipping rows already emitted.
-        """
-        size = self._window_rows()
-        seen: set[t.Any] = set()
-        for _attempt in range(MAX_RESTARTS + 1):
-            anchor: t.Any = None
-            shifted = False
-            pages = (
-                self._pages(lambda skip: fetch(skip, size), size, overlap=1)
-                if concurrent and self.client.concurrency > 1
-                else self._sequential_pages(lambda skip: fetch(skip, size), size)
-            )
-            for rows in pages:
-                identities = [self.record_identity(r) for r in rows]
-                if anchor is not None and anchor not in identities:
-                    shifted = True
-                    break
-                for identity, row in zip(identities, rows, strict=False):
-                    if identity not in seen:
-                        seen.add(identity)
-                        yield row
-                if len(rows) < size:
-                    break
-                anchor = identities[-1]
-            if not shifted:
-                return
-            self.logger.warning(
-                "%s: rows moved while paging; reading again from the start "
-                "(rows already emitted are skipped).",
-                self.describe(),
-            )
-        raise AcumaticaAPIError(
-            f"{self.describe()}: rows kept moving while paging ({MAX_RESTARTS} restarts); "
-            "try again when the ERP is quieter, or use a smaller page_size."
+        """``$skip`` paging that notices rows shifting under it (see
+        :func:`tap_acumatica.paging.read_with_anchor`); pages are prefetched concurrently
+        when ``concurrent`` and the client allows more than one request at a time."""
+        return read_with_anchor(
+            fetch,
+            self._window_rows(),
+            identity_of=self.record_identity,
+            workers=self.client.concurrency if concurrent else 1,
+            name=self.name,
+            describe=self.describe(),
+            logger=self.logger,
         )
-
-    @staticmethod
-    def _sequential_pages(
-        fetch_at: t.Callable[[int], list[Record]], size: int
-    ) -> t.Iterator[list[Record]]:
-        skip = 0
-        while True:
-            rows = fetch_at(skip)
-            yield rows
-            if len(rows) < size:
-                return
-            skip += size - 1
 
     def _emit(self, records: t.Iterable[Record]) -> t.Iterator[Record]:
         full_table = not self.incremental
@@ -625,15 +433,14 @@ class AcumaticaStream(CatalogReplication, RESTStream):
     def _log_progress(self, window: Window | None = None) -> None:
         """At most every ``progress_interval_seconds``: records so far, rate, window."""
         now = time.monotonic()
-        interval = self.config.get("progress_interval_seconds")
-        if now - self._last_progress < (30 if interval is None else float(interval)):
+        if now - self._last_progress < self.settings.progress_interval_seconds:
             return
         self._last_progress = now
         rate = self._emitted / max(now - self._started, 1e-9)
         where = ""
         if window and self._server_date is not None and self._first_bookmark is not None:
             bookmark = safe_bookmark(
-                window.end, self._server_date, self.settle_seconds, self._first_bookmark
+                window.end, self._server_date, self.settings.settle_seconds, self._first_bookmark
             )
             where = f"; window {window}, bookmark now {bookmark.isoformat()}"
         self.logger.info(

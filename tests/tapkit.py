@@ -201,7 +201,7 @@ def rest_config(sim: t.Any, **extra: t.Any) -> dict[str, t.Any]:
         **sim.credentials,
         "endpoint_version": REST_VERSION,
         # Not the default (1 s): tests inject hundreds of 429/5xx; the retry logic is the
-        # same, only the waits are shorter (test_faults checks the default's waits).
+        # same, only the waits are shorter (test_tap_faults checks the default's waits).
         "backoff_factor": 0.01,
         **extra,
     }

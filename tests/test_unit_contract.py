@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from tap_acumatica.client import decode_json
-from tap_acumatica.contract import compile_schema, load_swagger, parse_entities
 from tap_acumatica.datetimes import normalize_datetime, parse_start_date
 from tap_acumatica.errors import ConfigError
+from tap_acumatica.rest.metadata import load_swagger, parse_entities
+from tap_acumatica.rest.records import compile_schema
 from tap_acumatica.settings import normalize_base_url, validate_config
 from tests import tapkit
 

@@ -1,6 +1,6 @@
 """Every URL form users paste as ``url``: the instance root and the settings each implies.
 
-Pure unit tests of :mod:`tap_acumatica.urls`; ``test_url_forms.py`` runs a few of these
+Pure unit tests of :mod:`tap_acumatica.urls`; ``test_tap_url_forms.py`` runs a few of these
 forms through the tap against the simulator.
 """
 

@@ -3,7 +3,8 @@
 - :mod:`.base`: the life cycle every authenticator shares (open / apply / reauthenticate /
   close), driven by the run's ``AcumaticaClient``;
 - :mod:`.basic`: the contract-based API's login session, and HTTP Basic for OData;
-- :mod:`.oauth`: the OAuth 2 Bearer authenticators and the token endpoint;
+- :mod:`.oauth`: the OAuth 2 Bearer authenticators;
+- :mod:`.endpoint`: the OAuth 2 token endpoint (one call, one clear error);
 - :mod:`.tokens`: the token file that keeps rotated refresh tokens, and its lock;
 - :mod:`.cli`: ``tap-acumatica-auth``, which authorizes the tap once in a browser.
 
@@ -18,15 +19,17 @@ from tap_acumatica.auth.base import AcumaticaAuth
 from tap_acumatica.auth.basic import HTTPBasic, LoginSession
 from tap_acumatica.auth.oauth import OAuthImplicit, OAuthPassword, OAuthRefresh
 from tap_acumatica.errors import ConfigError
+from tap_acumatica.settings import Settings
 
 __all__ = ["AcumaticaAuth", "build_authenticator"]
 
 
-def build_authenticator(config: t.Mapping[str, t.Any]) -> AcumaticaAuth:
+def build_authenticator(config: Settings | t.Mapping[str, t.Any]) -> AcumaticaAuth:
     """The authenticator for ``auth_scheme`` (OData, GI or DAC, has no login session)."""
-    scheme = config.get("auth_scheme") or "Basic"
+    config = Settings.of(config)
+    scheme = config.auth_scheme
     if scheme == "Basic":
-        if (config.get("schema") or "REST") in ("OData", "DAC"):
+        if config.schema in ("OData", "DAC"):
             return HTTPBasic(config)
         return LoginSession(config)
     if scheme == "OAuthPassword":

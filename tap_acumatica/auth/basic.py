@@ -17,6 +17,7 @@ from tap_acumatica.errors import (
     LoginLimitError,
     body_detail,
 )
+from tap_acumatica.settings import Settings
 
 if t.TYPE_CHECKING:
     from tap_acumatica.client import AcumaticaClient
@@ -48,14 +49,15 @@ class LoginSession(AcumaticaAuth):
 
     keeps_server_session = True
 
-    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
         super().__init__()
-        self.username = config.get("username") or ""
-        self.password = config.get("password") or ""
-        self.company = config.get("company")
-        self.branch = config.get("branch")
-        self.locale = config.get("locale")
-        self.login_limit_wait = float(config.get("login_limit_wait_seconds") or 0)
+        settings = Settings.of(config)
+        self.username = settings.username
+        self.password = settings.password
+        self.company = settings.company
+        self.branch = settings.branch
+        self.locale = settings.locale
+        self.login_limit_wait = settings.login_limit_wait_seconds
         self._session_ref: requests.Session | None = None
 
     def secrets(self) -> list[str]:
@@ -130,10 +132,11 @@ class LoginSession(AcumaticaAuth):
 class HTTPBasic(AcumaticaAuth):
     """HTTP Basic for OData: no server session (Acumatica counts it as a normal user)."""
 
-    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
         super().__init__()
-        self.password = config.get("password") or ""
-        raw = f"{config.get('username') or ''}:{self.password}".encode()
+        settings = Settings.of(config)
+        self.password = settings.password
+        raw = f"{settings.username}:{self.password}".encode()
         self._header = "Basic " + base64.b64encode(raw).decode()
 
     def secrets(self) -> list[str]:

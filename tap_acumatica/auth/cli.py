@@ -31,12 +31,12 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tap_acumatica.auth.base import AcumaticaAuth
-from tap_acumatica.auth.oauth import AUTHORIZE_PATH, DEFAULT_SCOPE, request_token
+from tap_acumatica.auth.endpoint import AUTHORIZE_PATH, request_token
 from tap_acumatica.auth.tokens import HELPER, TokenStore, token_file_for, token_sha256
 from tap_acumatica.client import AcumaticaClient
 from tap_acumatica.errors import AcumaticaAuthError, AcumaticaError, ConfigError
 from tap_acumatica.logs import install_redaction
-from tap_acumatica.settings import normalize_base_url
+from tap_acumatica.settings import Settings, normalize_base_url
 
 PROG = HELPER
 DEFAULT_REDIRECT = "http://127.0.0.1:8765/callback"
@@ -231,16 +231,17 @@ def run(argv: t.Sequence[str] | None = None) -> int:
     config = _load_config(args.config, args.flow)
     if args.token_file:
         config["oauth_token_file"] = args.token_file
-    scope = " ".join(str(args.scope or config.get("oauth_scope") or DEFAULT_SCOPE).split())
+    settings = Settings.from_config(config)
+    scope = " ".join(str(args.scope or settings.oauth_scope).split())
     if args.flow == "implicit":  # implicit grants never include a refresh token
         scope = " ".join(s for s in scope.split() if s != "offline_access") or "api"
     redactor = _Secrets()
-    client = AcumaticaClient(config, redactor)
+    client = AcumaticaClient(settings, redactor)
     install_redaction(client.redact)
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    store = TokenStore(token_file_for(config))
+    store = TokenStore(token_file_for(settings))
     store.check_writable()
 
     bind, port, path, uri_host = _loopback(args.redirect_uri, args.port)
@@ -255,7 +256,7 @@ def run(argv: t.Sequence[str] | None = None) -> int:
         ) from None
     redirect_uri = urlunsplit(("http", f"{uri_host}:{server.server_address[1]}", path, "", ""))
     query = {
-        "client_id": config["oauth_client_id"],
+        "client_id": settings.oauth_client_id,
         "redirect_uri": redirect_uri,
         "scope": scope,
         "state": state,
@@ -306,8 +307,8 @@ def run(argv: t.Sequence[str] | None = None) -> int:
         )
 
     issued = dt.datetime.now(dt.timezone.utc)
-    previous = str(config.get("oauth_refresh_token") or "") or None
-    base = {"url": normalize_base_url(str(config["url"])), "client_id": config["oauth_client_id"]}
+    previous = settings.oauth_refresh_token or None
+    base = {"url": normalize_base_url(settings.url), "client_id": settings.oauth_client_id}
     try:
         if args.flow == "code":
             code = result.get("code")
@@ -317,8 +318,8 @@ def run(argv: t.Sequence[str] | None = None) -> int:
                 client,
                 "authorization_code",
                 {
-                    "client_id": config["oauth_client_id"],
-                    "client_secret": config["oauth_client_secret"],
+                    "client_id": settings.oauth_client_id,
+                    "client_secret": settings.oauth_client_secret,
                     "code": code,
                     "redirect_uri": redirect_uri,
                     "code_verifier": verifier,

@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.demo import ROOT
+
+# Slow (runs the README demo (simulator, tap, target-jsonl) end to end).
+# `python3 tasks.py test -m "not slow"` skips it; CI runs it.
+pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_a_real_extraction_end_to_end() -> None:

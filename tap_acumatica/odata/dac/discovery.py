@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_acumatica.dac import DacStream
-from tap_acumatica.dac_service import FAMILY_LABEL, DacService
 from tap_acumatica.errors import ConfigError
+from tap_acumatica.odata.dac.service import FAMILY_LABEL, DacService
+from tap_acumatica.odata.dac.stream import DacStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -16,7 +16,7 @@ if t.TYPE_CHECKING:
 
 
 def _wanted(tap: TapAcumatica) -> list[str] | None:
-    wanted = tap.config.get("dacs")
+    wanted = tap.settings.dacs
     if wanted is not None and (
         not isinstance(wanted, list) or not all(isinstance(w, str) and w for w in wanted)
     ):
@@ -62,7 +62,7 @@ def discover(tap: TapAcumatica) -> list[Stream]:
                 "(SOOrder) or qualified ones (PX_Objects_SO_SOOrder) as the service's "
                 "$metadata lists them."
             )
-    deletes = bool(tap.config.get("detect_deletes"))
+    deletes = tap.settings.detect_deletes
     streams = []
     for spec in specs:
         # A removed record is known by its NoteID only, so with detect_deletes NoteID is

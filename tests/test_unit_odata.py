@@ -9,13 +9,9 @@ from pathlib import Path
 import pytest
 
 from tap_acumatica.client import decode_json
-from tap_acumatica.odata import (
-    _rows_of,
-    compile_record,
-    odata_literal,
-    parse_metadata,
-    type_name_of,
-)
+from tap_acumatica.odata.metadata import parse_metadata, type_name_of
+from tap_acumatica.odata.records import compile_record, odata_literal
+from tap_acumatica.odata.records import rows_of as _rows_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "acumatica"
 

@@ -30,6 +30,10 @@ import requests
 from tests import faultstats, tapkit
 from tests.simulator.process import SimulatorProcess, wait_until
 
+# Slow (the fault-injection suite: many full runs with retries and waits).
+# `python3 tasks.py test -m "not slow"` skips it; CI runs it.
+pytestmark = pytest.mark.slow
+
 VERSION = "20.200.001"
 SIZE = 600
 

@@ -12,19 +12,20 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlencode
 
-from tap_acumatica.contract import SYSTEM_PROPERTIES, custom_source, selected_schema
 from tap_acumatica.errors import (
     AcumaticaAPIError,
     AcumaticaResponseError,
     OptimizationError,
 )
-from tap_acumatica.records import ListDecoder
+from tap_acumatica.rest.metadata import SYSTEM_PROPERTIES, custom_source
+from tap_acumatica.rest.records import ListDecoder, selected_schema
 from tap_acumatica.schemas import has_type
 from tap_acumatica.streams import MAX_QUERY_LENGTH, AcumaticaStream, Record
 
 if t.TYPE_CHECKING:
     from singer_sdk import singerlib as singer
 
+    from tap_acumatica.rest.service import RestService
     from tap_acumatica.tap import TapAcumatica
 
 Options = dict[str, str]
@@ -52,9 +53,11 @@ class EntityStream(AcumaticaStream):
     def __init__(
         self,
         tap: TapAcumatica,
+        service: RestService,
         name: str,
         schema: dict[str, t.Any],
         replication_key: str | None,
+        *,
         deselected_by_default: t.Collection[str] = (),
     ) -> None:
         # Only the stamp can be a replication key: Acumatica has no $orderby, and windows
@@ -67,6 +70,7 @@ class EntityStream(AcumaticaStream):
             primary_keys=["id"],
             default_replication_key=replication_key,
         )
+        self.service = service
         self._record_decoder: ListDecoder | None = None
         self._census_decoder: ListDecoder | None = None
         self._query_cache: dict[bool, Options] = {}
@@ -111,7 +115,7 @@ class EntityStream(AcumaticaStream):
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        return self._acumatica_tap.entity_path(self.name)
+        return self.service.entity_path(self.name)
 
     # Selection -> $select / $expand / $custom -------------------------------------------
 

@@ -11,13 +11,12 @@ import threading
 import typing as t
 from urllib.parse import unquote, urlsplit
 
-from tap_acumatica.dac_metadata import DacSpec, build_specs, parse_types
 from tap_acumatica.errors import AcumaticaAPIError, AcumaticaError, ConfigError, body_detail
-from tap_acumatica.odata import URL_STYLES
+from tap_acumatica.odata.dac.metadata import DacSpec, build_specs, parse_types
+from tap_acumatica.odata.service import URL_STYLES
 
 if t.TYPE_CHECKING:
-    from tap_acumatica.client import AcumaticaClient
-    from tap_acumatica.tap import TapAcumatica
+    from tap_acumatica.client import AcumaticaClient, Run
 
 FAMILY_LABEL = {
     "v4": "DAC-based OData (t/<company>/api/odata/dac/)",
@@ -36,17 +35,17 @@ ROLE_HINT = (
 class DacService:
     """The DAC service root of this run: URL family and tenant, resolved once."""
 
-    def __init__(self, tap: TapAcumatica) -> None:
-        self._tap = tap
-        config = tap.config
-        self.style = str(config.get("odata_url_style") or "auto")
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        settings = run.settings
+        self.style = settings.odata_url_style
         if self.style not in URL_STYLES:
             raise ConfigError(
                 f"Setting 'odata_url_style' must be one of {', '.join(URL_STYLES)}; "
                 f"got {self.style!r}."
             )
-        self.company = str(config.get("company") or "")
-        self.instance, pasted_family, pasted_tenant = _split_service_url(tap.client.base_url)
+        self.company = settings.company
+        self.instance, pasted_family, pasted_tenant = _split_service_url(run.client.base_url)
         if pasted_tenant:
             if self.company and self.company.lower() != pasted_tenant.lower():
                 raise ConfigError(
@@ -70,7 +69,7 @@ class DacService:
 
     @property
     def client(self) -> AcumaticaClient:
-        return self._tap.client
+        return self._run.client
 
     def root(self, family: str | None = None) -> str:
         """Absolute service root URL, ending in '/'."""
@@ -85,7 +84,7 @@ class DacService:
         with self._lock:
             if self._family is None:
                 self._family = self._probe()
-                self._tap.logger.info(
+                self._run.logger.info(
                     "odata_url_style auto: using %s at %s.",
                     FAMILY_LABEL[self._family],
                     self.root(self._family),

@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from tap_acumatica.errors import AcumaticaResponseError
-from tap_acumatica.odata import EDM_SCHEMAS
+from tap_acumatica.odata.metadata import EDM_SCHEMAS
 
 #: The stamp Acumatica sets on every save (audit fields; most DACs have it).
 STAMP = "LastModifiedDateTime"

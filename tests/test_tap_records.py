@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from tap_acumatica.client import decode_json
-from tap_acumatica.contract import SYSTEM_PROPERTIES, compile_schema, custom_source
-from tap_acumatica.records import ListDecoder
+from tap_acumatica.rest.metadata import SYSTEM_PROPERTIES, custom_source
+from tap_acumatica.rest.records import ListDecoder, compile_schema
 from tests import tapkit
 from tests.simulator.process import SimulatorProcess
 

@@ -33,11 +33,11 @@ import datetime as dt
 import typing as t
 
 from tap_acumatica.clock import safe_bookmark
-from tap_acumatica.dac_metadata import DELETED_AT, SOFT_DELETE_FLAG
-from tap_acumatica.dac_service import ROLE_HINT, DacService
 from tap_acumatica.datetimes import BEFORE_ANY_STAMP, format_utc, parse_datetime
 from tap_acumatica.errors import AcumaticaAPIError, AcumaticaResponseError, body_detail
-from tap_acumatica.odata import compile_record
+from tap_acumatica.odata.dac.metadata import DELETED_AT, SOFT_DELETE_FLAG
+from tap_acumatica.odata.dac.service import ROLE_HINT, DacService
+from tap_acumatica.odata.records import compile_record, keyset_after, literal_kind
 from tap_acumatica.streams import MAX_QUERY_LENGTH, AcumaticaStream, Record
 from tap_acumatica.windows import RESOLUTION
 
@@ -49,40 +49,6 @@ if t.TYPE_CHECKING:
 
 DELETE_RETENTION_DAYS = 10
 DELETES_BOOKMARK = "deletes_since"
-
-
-# --- literals --------------------------------------------------------------------------------
-
-
-def v4_literal(value: t.Any, kind: str) -> str:
-    """A record value as an OData v4 literal for a key or stamp comparison."""
-    if value is None:
-        return "null"
-    if kind == "string":
-        return "'" + str(value).replace("'", "''") + "'"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)  # numbers, Guid, date-times (fixed-width UTC with offset)
-
-
-def keyset_after(order: list[tuple[str, str]], last: t.Mapping[str, t.Any]) -> str:
-    """``(a gt A) or (a eq A and ((b gt B) or (b eq B and c gt C)))`` for order (a, b, c)."""
-    expr = ""
-    for name, kind in reversed(order):
-        literal = v4_literal(last.get(name), kind)
-        strictly = f"{name} gt {literal}"
-        expr = strictly if not expr else f"{strictly} or ({name} eq {literal} and ({expr}))"
-    return f"({expr})"
-
-
-def _kind(prop: t.Mapping[str, t.Any]) -> str:
-    kinds = prop.get("type")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
-    if prop.get("format") == "date-time":
-        return "date-time"
-    if prop.get("format") == "uuid":
-        return "guid"
-    return "string" if "string" in kinds else "other"
 
 
 # --- the stream ------------------------------------------------------------------------------
@@ -113,7 +79,7 @@ class DacStream(AcumaticaStream):
         self.keys = list(keys)
         self._transform_fn: t.Callable[[dict[str, t.Any]], Record] | None = None
         props = schema.get("properties", {})
-        self.detect_deletes = bool(self.config.get("detect_deletes"))
+        self.detect_deletes = self.settings.detect_deletes
         self.soft_deletes = SOFT_DELETE_FLAG in props
 
     def describe(self) -> str:
@@ -208,7 +174,7 @@ class DacStream(AcumaticaStream):
         if status == 403:
             raise AcumaticaAPIError(
                 f"DAC {self.entity_set!r}: Acumatica answered 403 Forbidden ({detail}) for "
-                f"user {self.config.get('username') or '(token user)'!r}. {ROLE_HINT}",
+                f"user {self.settings.username or '(token user)'!r}. {ROLE_HINT}",
                 403,
             )
         raise AcumaticaAPIError(f"{what}: HTTP {status}: {detail}", status)
@@ -230,7 +196,7 @@ class DacStream(AcumaticaStream):
     def _order(self) -> list[tuple[str, str]]:
         names = ([self.replication_key] if self.replication_key else []) + self.keys
         props = self.schema.get("properties", {})
-        return [(n, _kind(props.get(n, {}))) for n in names]
+        return [(n, literal_kind(props.get(n, {}))) for n in names]
 
     def _keyset(self, lower: str | None) -> t.Iterator[list[Record]]:
         """Pages in (stamp, keys) order; ``lower`` bounds the range (stamp window)."""
@@ -350,7 +316,7 @@ class DacStream(AcumaticaStream):
         a delete committed late (or in the second of the ``Date`` header) is read next run."""
         if self._server_date is None:
             return since
-        return safe_bookmark(end, self._server_date, self.settle_seconds, since)
+        return safe_bookmark(end, self._server_date, self.settings.settle_seconds, since)
 
     def _set_deletes_bookmark(self, context: Context | None, value: dt.datetime) -> None:
         state = self.get_context_state(context)

@@ -1,10 +1,11 @@
-"""The contract-based REST API's metadata: swagger.json -> entities -> JSON schema -> records.
+"""The contract-based REST API's metadata: swagger.json -> entities -> JSON schema.
 
 Acumatica wraps every field as ``{"value": x}`` (``{}`` when empty), nests detail
 collections and linked entities, and renders date-times with the instance's UTC offset.
 This module turns the endpoint's swagger (Swagger 2.0 up to 23.200.001, OpenAPI 3 from
-24.200.001) into :class:`EntitySpec` objects and compiles, per entity, a record
-transformer that unwraps and normalises values once, with no per-record schema walking.
+24.200.001) into :class:`EntitySpec` objects and their JSON schemas, and reads custom fields from
+``$adHocSchema``. The record transform compiled from a schema is in
+:mod:`tap_acumatica.rest.records`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from __future__ import annotations
 import json
 import typing as t
 from dataclasses import dataclass, field
-
-from tap_acumatica.datetimes import normalize_datetime
-from tap_acumatica.schemas import has_type
 
 VALUE_TYPES: dict[str, dict[str, t.Any]] = {
     "StringValue": {"type": ["string", "null"]},
@@ -277,130 +275,3 @@ def custom_fields_of(adhoc: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]
                 CUSTOM_TYPES.get(str(kind), {"type": ["string", "null"]})
             )
     return found
-
-
-# --- records ---------------------------------------------------------------------------------
-
-Converter = t.Callable[[t.Any], t.Any]
-
-
-def unwrap(value: t.Any) -> t.Any:
-    return value.get("value") if isinstance(value, dict) else value
-
-
-def unwrap_datetime(value: t.Any) -> t.Any:
-    inner = value.get("value") if isinstance(value, dict) else value
-    return normalize_datetime(inner) if isinstance(inner, str) else None
-
-
-def _plain(value: t.Any) -> t.Any:
-    return value
-
-
-def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any]], dict]:
-    """A function turning one raw Acumatica record into an unwrapped record of ``schema``.
-
-    Driven by the JSON schema (not the swagger) so that streams rebuilt from a catalog
-    need no swagger: date-time fields are normalised to UTC, arrays are detail
-    collections, objects are linked entities, everything else is unwrapped.
-    Keys not in the schema are dropped.
-    """
-    return transform_from(*compile_plan(schema))
-
-
-def transform_from(
-    plan: t.Mapping[str, Converter], customs: CustomPlan
-) -> t.Callable[[dict[str, t.Any]], dict]:
-    """The generic record transform of a compiled plan (see :func:`compile_plan`)."""
-
-    def transform(raw: dict[str, t.Any]) -> dict[str, t.Any]:
-        out: dict[str, t.Any] = {}
-        for key, value in raw.items():
-            convert = plan.get(key)
-            if convert is not None:
-                out[key] = convert(value)
-            elif key == "custom" and customs and value:
-                flatten_custom(value, customs, out)
-        return out
-
-    return transform
-
-
-CustomPlan = dict[tuple[str, str], tuple[str, Converter]]
-
-
-def compile_plan(schema: t.Mapping[str, t.Any]) -> tuple[dict[str, Converter], CustomPlan]:
-    """Per raw key, the converter of its value; per ``(view, field)`` of ``custom``, the
-    flat property it becomes and its converter. Shared by both record decoders."""
-    plan: dict[str, Converter] = {}
-    customs: CustomPlan = {}
-    for name, prop in schema.get("properties", {}).items():
-        source = custom_source(name)
-        if source is not None:
-            convert = unwrap_datetime if prop.get("format") == "date-time" else unwrap
-            customs[source] = (name, convert)
-        elif name in SYSTEM_PROPERTIES and name != "note":
-            plan[name] = _plain  # never wrapped (``note`` may be: unwrapped below)
-        elif has_type(prop, "array"):
-            plan[name] = _list_converter(compile_schema(prop.get("items", {})))
-        elif has_type(prop, "object"):
-            plan[name] = _object_converter(compile_schema(prop))
-        elif prop.get("format") == "date-time":
-            plan[name] = unwrap_datetime
-        else:
-            plan[name] = unwrap
-    return plan, customs
-
-
-def selected_schema(
-    schema: t.Mapping[str, t.Any],
-    selected: t.Callable[[tuple[str, ...]], bool],
-    breadcrumb: tuple[str, ...] = (),
-) -> dict[str, t.Any]:
-    """``schema`` without the properties ``selected(breadcrumb)`` rejects.
-
-    Mirrors the SDK's ``pop_deselected_record_properties`` exactly: it drops a deselected
-    key at any object level and recurses into object values, never into array items. A
-    transform compiled from the result emits only selected keys, so that per-record pass
-    (a tenth of a sync's CPU) can be skipped.
-    """
-    out = {k: v for k, v in schema.items() if k != "properties"}
-    props: dict[str, t.Any] = {}
-    for name, prop in schema.get("properties", {}).items():
-        crumb = (*breadcrumb, "properties", name)
-        if not selected(crumb):
-            continue
-        nested = has_type(prop, "object") and "properties" in prop and not has_type(prop, "array")
-        props[name] = selected_schema(prop, selected, crumb) if nested else prop
-    out["properties"] = props
-    return out
-
-
-def flatten_custom(
-    custom: t.Mapping[str, t.Any],
-    customs: t.Mapping[tuple[str, str], tuple[str, Converter]],
-    out: dict[str, t.Any],
-) -> None:
-    for view, fields in custom.items():
-        if not isinstance(fields, dict):
-            continue
-        for field_name, value in fields.items():
-            target = customs.get((view, field_name))
-            if target is not None:
-                out[target[0]] = target[1](value)
-
-
-def _list_converter(inner: t.Callable[[dict[str, t.Any]], dict]) -> Converter:
-    def convert(value: t.Any) -> t.Any:
-        if not isinstance(value, list):
-            return None
-        return [inner(item) for item in value if isinstance(item, dict)]
-
-    return convert
-
-
-def _object_converter(inner: t.Callable[[dict[str, t.Any]], dict]) -> Converter:
-    def convert(value: t.Any) -> t.Any:
-        return inner(value) if isinstance(value, dict) and value else None
-
-    return convert

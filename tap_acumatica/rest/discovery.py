@@ -1,0 +1,105 @@
+"""Contract-based REST streams: from the endpoint's swagger.json, or from the input catalog.
+
+A sync with ``--catalog`` rebuilds the streams from the catalog, so a scheduled run never
+downloads a multi-megabyte swagger again.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_acumatica.errors import ConfigError
+from tap_acumatica.rest.metadata import (
+    custom_fields_of,
+    custom_property,
+    custom_source,
+    parse_entities,
+)
+from tap_acumatica.rest.service import RestService
+from tap_acumatica.rest.stream import EntityStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+    from tap_acumatica.tap import TapAcumatica
+
+
+def discover(tap: TapAcumatica) -> list[Stream]:
+    service = RestService(tap)
+    if tap.input_catalog is not None:
+        return _streams_from_catalog(tap, service)
+    return _streams_from_swagger(tap, service)
+
+
+def _streams_from_catalog(tap: TapAcumatica, service: RestService) -> list[Stream]:
+    """Rebuild streams from the catalog: no swagger download on a scheduled sync."""
+    assert tap.input_catalog is not None
+    streams: list[Stream] = []
+    for entry in tap.input_catalog.values():
+        md = entry.metadata.root
+        # The entity's stamp, as discovery listed it; the catalog then chooses.
+        keys = getattr(md, "valid_replication_keys", None) or []
+        streams.append(
+            EntityStream(
+                tap,
+                service,
+                entry.tap_stream_id,
+                entry.schema.to_dict(),
+                keys[0] if keys else None,
+            )
+        )
+    return streams
+
+
+def _streams_from_swagger(tap: TapAcumatica, service: RestService) -> list[Stream]:
+    doc = service.swagger()
+    name, version = service.endpoint_name, service.endpoint_version()
+    wanted = tap.settings.entities
+    specs = parse_entities(doc, only=set(wanted) if wanted else None)
+    if wanted:
+        unknown = sorted(set(wanted) - set(specs))
+        if unknown:
+            known = sorted(parse_entities(doc))
+            raise ConfigError(
+                f"Unknown entit{'y' if len(unknown) == 1 else 'ies'} in 'entities': "
+                f"{', '.join(unknown)}. Endpoint {name}/{version} has "
+                f"{len(known)} entities, e.g. {', '.join(known[:8])}."
+            )
+    tap.logger.info("Discovered %d entities in %s/%s.", len(specs), name, version)
+    streams: list[Stream] = []
+    for spec in specs.values():
+        schema = spec.json_schema()
+        off = _add_custom_fields(tap, service, spec.name, schema)
+        streams.append(
+            EntityStream(tap, service, spec.name, schema, spec.stamp, deselected_by_default=off)
+        )
+    return streams
+
+
+def _add_custom_fields(
+    tap: TapAcumatica, service: RestService, entity: str, schema: dict[str, t.Any]
+) -> set[str]:
+    """Add custom fields from ``$adHocSchema``; returns those not selected by default.
+
+    Fields named in ``custom_fields`` are selected by default (the user asked for
+    them); fields found by ``discover_custom_fields`` are offered but deselected,
+    since an instance can have hundreds and each widens every request.
+    """
+    settings = tap.settings
+    wanted = (settings.custom_fields or {}).get(entity) or []
+    if not wanted and not settings.discover_custom_fields:
+        return set()
+    found = custom_fields_of(service.adhoc_schema(entity))
+    named = {custom_property(*item.split(".", 1)): item for item in wanted if "." in item}
+    bad = [item for item in wanted if "." not in item]
+    unknown = sorted(item for prop, item in named.items() if prop not in found)
+    if bad or unknown:
+        raise ConfigError(
+            f"custom_fields for {entity}: {', '.join(bad + unknown)} not found; use "
+            f"View.Field as listed by {entity}/$adHocSchema, e.g. "
+            f"{', '.join(sorted('.'.join(custom_source(p) or ()) for p in found)[:5])}."
+        )
+    if not settings.discover_custom_fields:
+        found = {prop: found[prop] for prop in named}
+    schema["properties"].update(found)
+    return set(found) - set(named)
