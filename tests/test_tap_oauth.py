@@ -195,7 +195,9 @@ def test_unsupported_grant_message(sim):
 
 def test_refresh_token_rotation_across_two_runs(sim, catalog, tmp_path):
     sim.control.reset(token_lifetime_seconds=1)
-    sim.control.faults(latency_ms=100)
+    # 300 ms a request: each run lasts a few seconds even though the census-first reader
+    # needs only about a dozen requests, so 1-second tokens expire several times per run.
+    sim.control.faults(latency_ms=300)
     first = password_grant(sim)["refresh_token"]
     token_file = tmp_path / "tokens.json"
     config = oauth_config(  # page_size 50, not 1000: a run of many requests

@@ -219,19 +219,23 @@ class EntityStream(AcumaticaStream):
                 records = self._get_records(base, options, what)
                 break
             except OptimizationError as exc:
-                blamed = {f.split(".")[0].split("/")[0] for f in exc.fields} - self._per_record
+                blamed = {f.split(".")[0].split("/")[0] for f in exc.fields}
                 if not blamed or blamed.isdisjoint(self._listed_fields(options)):
                     raise AcumaticaAPIError(
                         f"{exc} (the tap could not tell which fields to read separately)"
                     ) from None
-                self.logger.warning(
-                    '%s: the server cannot list %s ("Optimization cannot be performed"); '
-                    "reading %s record by record.",
-                    self.name,
-                    ", ".join(sorted(blamed)),
-                    "them" if len(blamed) > 1 else "it",
-                )
-                self._per_record |= blamed
+                # Windows are read concurrently: another request may have been refused for
+                # the same fields and moved them to per-record reads already; then only retry.
+                new = blamed - self._per_record
+                if new:
+                    self.logger.warning(
+                        '%s: the server cannot list %s ("Optimization cannot be performed"); '
+                        "reading %s record by record.",
+                        self.name,
+                        ", ".join(sorted(new)),
+                        "them" if len(new) > 1 else "it",
+                    )
+                    self._per_record |= new
                 options = self._without(self.query_options(), self._per_record)
         if self._per_record:
             self._complete_per_record(records)
