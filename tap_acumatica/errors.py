@@ -103,6 +103,24 @@ def body_detail(response: requests.Response) -> str:
     return _SPACE.sub(" ", text).strip()[:200]
 
 
+def raise_unless_ok(
+    response: requests.Response,
+    what: str,
+    explain: t.Callable[[requests.Response, str], str | None],
+) -> None:
+    """200 passes; any other status raises one :class:`AcumaticaAPIError`.
+
+    ``explain(response, detail)`` gives the message for a status the caller can say how to
+    fix (a 403 names the role or the screen to open); any other status reads
+    ``<what>: HTTP <status>: <detail>``.
+    """
+    status = response.status_code
+    if status == 200:
+        return
+    detail = body_detail(response)
+    raise AcumaticaAPIError(explain(response, detail) or f"{what}: HTTP {status}: {detail}", status)
+
+
 def optimization_fields(detail: str) -> list[str]:
     """Field names an "Optimization cannot be performed" message blames.
 

@@ -169,6 +169,16 @@ class Postgres:
     password: str
     bin_dir: Path
 
+    def target_env(self) -> dict[str, str]:
+        """The settings that point meltanolabs-target-postgres at this server."""
+        return {
+            "TARGET_POSTGRES_HOST": self.host,
+            "TARGET_POSTGRES_PORT": str(self.port),
+            "TARGET_POSTGRES_USER": self.user,
+            "TARGET_POSTGRES_DATABASE": self.database,
+            "TARGET_POSTGRES_PASSWORD": self.password,
+        }
+
     def query(self, sql: str) -> list[list[str]]:
         """Run ``sql`` with psql; rows as lists of text (tab-separated, unaligned)."""
         done = subprocess.run(

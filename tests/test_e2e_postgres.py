@@ -50,11 +50,7 @@ def test_meltano_run_into_postgres(sim: SimulatorProcess) -> None:
         meltano_project(
             {
                 **tap_env(sim),
-                "TARGET_POSTGRES_HOST": pg.host,
-                "TARGET_POSTGRES_PORT": str(pg.port),
-                "TARGET_POSTGRES_USER": pg.user,
-                "TARGET_POSTGRES_DATABASE": pg.database,
-                "TARGET_POSTGRES_PASSWORD": pg.password,
+                **pg.target_env(),
             }
         ) as project,
     ):

@@ -33,11 +33,7 @@ def test_meltano_run_loads_dac_deletes_into_postgres() -> None:
                 # them to a later run (the simulator commits at once: no late commits here).
                 "TAP_ACUMATICA_SETTLE_SECONDS": "0",
                 "TAP_ACUMATICA__SELECT": json.dumps(["SOOrder.*", "Customer.*"]),
-                "TARGET_POSTGRES_HOST": pg.host,
-                "TARGET_POSTGRES_PORT": str(pg.port),
-                "TARGET_POSTGRES_USER": pg.user,
-                "TARGET_POSTGRES_DATABASE": pg.database,
-                "TARGET_POSTGRES_PASSWORD": pg.password,
+                **pg.target_env(),
             }
         ) as project,
     ):

@@ -80,11 +80,7 @@ def test_full_table_snippet_soft_then_hard_deletes(sim: SimulatorProcess) -> Non
         meltano_project(
             {
                 **tap_env(sim),
-                "TARGET_POSTGRES_HOST": pg.host,
-                "TARGET_POSTGRES_PORT": str(pg.port),
-                "TARGET_POSTGRES_USER": pg.user,
-                "TARGET_POSTGRES_DATABASE": pg.database,
-                "TARGET_POSTGRES_PASSWORD": pg.password,
+                **pg.target_env(),
             }
         ) as project,
     ):

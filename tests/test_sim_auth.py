@@ -216,20 +216,27 @@ def test_refresh_without_rotation_keeps_the_token(sim):
         assert resp.json()["refresh_token"] == first["refresh_token"]
 
 
-def test_authorization_code_flow(sim):
-    client = sim.oauth_client
-    redirect = "http://127.0.0.1:8765/callback"
-    resp = requests.get(
+def authorize(
+    sim, response_type: str, redirect: str, state: str, scope: str = "api offline_access"
+):
+    """The authorize endpoint as a browser reaches it (the redirect is not followed)."""
+    return requests.get(
         sim.url + "identity/connect/authorize",
         allow_redirects=False,
         params={
-            "response_type": "code",
-            "client_id": client["client_id"],
+            "response_type": response_type,
+            "client_id": sim.oauth_client["client_id"],
             "redirect_uri": redirect,
-            "scope": "api offline_access",
-            "state": "xyz",
+            "scope": scope,
+            "state": state,
         },
     )
+
+
+def test_authorization_code_flow(sim):
+    client = sim.oauth_client
+    redirect = "http://127.0.0.1:8765/callback"
+    resp = authorize(sim, "code", redirect, "xyz")
     assert resp.status_code == 302
     location = urlsplit(resp.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == redirect
@@ -240,17 +247,7 @@ def test_authorization_code_flow(sim):
         sim, grant_type="authorization_code", code=code, redirect_uri="http://elsewhere/", **client
     )
     assert wrong.json()["error"] == "invalid_grant"  # and the code is now spent
-    resp = requests.get(
-        sim.url + "identity/connect/authorize",
-        allow_redirects=False,
-        params={
-            "response_type": "code",
-            "client_id": client["client_id"],
-            "redirect_uri": redirect,
-            "scope": "api offline_access",
-            "state": "s2",
-        },
-    )
+    resp = authorize(sim, "code", redirect, "s2")
     code = parse_qs(urlsplit(resp.headers["Location"]).query)["code"][0]
     ok = token(sim, grant_type="authorization_code", code=code, redirect_uri=redirect, **client)
     assert ok.status_code == 200
@@ -260,18 +257,7 @@ def test_authorization_code_flow(sim):
 
 
 def test_implicit_flow_returns_the_token_in_the_fragment(sim):
-    client = sim.oauth_client
-    resp = requests.get(
-        sim.url + "identity/connect/authorize",
-        allow_redirects=False,
-        params={
-            "response_type": "token",
-            "client_id": client["client_id"],
-            "redirect_uri": "http://127.0.0.1:9/cb",
-            "scope": "api",
-            "state": "st",
-        },
-    )
+    resp = authorize(sim, "token", "http://127.0.0.1:9/cb", "st", scope="api")
     assert resp.status_code == 302
     fragment = parse_qs(urlsplit(resp.headers["Location"]).fragment)
     assert fragment["token_type"] == ["Bearer"]

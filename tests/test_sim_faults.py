@@ -30,14 +30,18 @@ def sim(process):
     return process
 
 
+def login(sim, session: requests.Session) -> int:
+    """Sign ``session`` in as admin; the HTTP status of the login."""
+    return session.post(
+        sim.url + "entity/auth/login",
+        json={"name": "admin", "password": sim.credentials["password"]},
+    ).status_code
+
+
 @pytest.fixture
 def api(sim):
     session = requests.Session()
-    resp = session.post(
-        sim.url + "entity/auth/login",
-        json={"name": "admin", "password": sim.credentials["password"]},
-    )
-    assert resp.status_code == 204
+    assert login(sim, session) == 204
     return session
 
 
@@ -56,22 +60,10 @@ def test_429_with_and_without_retry_after(sim, api):
 def test_faults_spare_login_and_control_unless_asked(sim):
     sim.control.faults(rate_429=1.0, rate_5xx=1.0, drop_rate=1.0)
     session = requests.Session()
-    assert (
-        session.post(
-            sim.url + "entity/auth/login",
-            json={"name": "admin", "password": sim.credentials["password"]},
-        ).status_code
-        == 204
-    )
+    assert login(sim, session) == 204
     assert sim.control.counters()["requests_by_kind"]["login"] == 1
     sim.control.faults(rate_429=1.0, only_kinds=["login"])
-    assert (
-        session.post(
-            sim.url + "entity/auth/login",
-            json={"name": "admin", "password": sim.credentials["password"]},
-        ).status_code
-        == 429
-    )
+    assert login(sim, session) == 429
     assert session.get(sim.url + CUSTOMERS).status_code == 200
 
 
@@ -121,13 +113,7 @@ def test_expire_sessions_is_one_shot(sim, api):
     assert api.get(sim.url + CUSTOMERS, params={"$top": 1}).status_code == 200
     sim.control.faults(expire_sessions=True)
     assert api.get(sim.url + CUSTOMERS).status_code == 401
-    assert (
-        api.post(
-            sim.url + "entity/auth/login",
-            json={"name": "admin", "password": sim.credentials["password"]},
-        ).status_code
-        == 204
-    )
+    assert login(sim, api) == 204
     assert api.get(sim.url + CUSTOMERS, params={"$top": 1}).status_code == 200
 
 

@@ -47,6 +47,14 @@ def inquiry_config(sim: SimulatorProcess, family: str) -> dict[str, t.Any]:
     }
 
 
+def first_run(config: dict[str, t.Any], stream: str) -> tuple[dict, tapkit.TapRun]:
+    """Discover, select ``stream`` and run once from no state; the catalog and the run."""
+    catalog = tapkit.select(tapkit.discover(config), [stream])
+    first = tapkit.run_tap(config, catalog=catalog)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return catalog, first
+
+
 def order_key(record: dict[str, t.Any]) -> tuple[str, str]:
     return (record["OrderType"], record["OrderNbr"])
 
@@ -94,9 +102,7 @@ def test_rest_change_saved_right_before_a_run_is_in_it(rest_sim: SimulatorProces
     saved before it started; anything else it emits is a change of the margin (stamped
     after the previous run's Date minus settle_seconds), never an older row."""
     config = customers_config(rest_sim)
-    catalog = tapkit.select(tapkit.discover(config), ["Customer"])
-    first = tapkit.run_tap(config, catalog=catalog)
-    assert first.returncode == 0, first.stderr[-3000:]
+    catalog, first = first_run(config, "Customer")
     assert first.count("Customer") == 1500
     state = first.last_state
     changed_so_far: set[str] = set()
@@ -122,9 +128,7 @@ def test_rest_change_saved_right_before_a_run_is_in_it(rest_sim: SimulatorProces
 
 def test_rest_long_transaction_is_read_by_the_next_run(rest_sim: SimulatorProcess) -> None:
     config = customers_config(rest_sim)
-    catalog = tapkit.select(tapkit.discover(config), ["Customer"])
-    first = tapkit.run_tap(config, catalog=catalog)
-    assert first.returncode == 0, first.stderr[-3000:]
+    catalog, first = first_run(config, "Customer")
     tx = rest_sim.control.mutate("Customer", update=6, insert=3, commit_after_seconds=COMMIT_AFTER)
     assert not tx["committed"]
     assert tx["inserted"] == []  # inserted rows get their ids when they commit
@@ -216,9 +220,7 @@ def test_inquiry_change_saved_right_before_a_run_is_in_it(
     odata_sim: SimulatorProcess, family: str
 ) -> None:
     config = inquiry_config(odata_sim, family)
-    catalog = tapkit.select(tapkit.discover(config), [STAMPED])
-    first = tapkit.run_tap(config, catalog=catalog)
-    assert first.returncode == 0, first.stderr[-3000:]
+    catalog, first = first_run(config, STAMPED)
     state = first.last_state
     changed_so_far: set[tuple[str, str]] = set()
     for round_ in range(3):
@@ -242,9 +244,7 @@ def test_inquiry_long_transaction_is_read_by_the_next_run(
     odata_sim: SimulatorProcess, family: str
 ) -> None:
     config = inquiry_config(odata_sim, family)
-    catalog = tapkit.select(tapkit.discover(config), [STAMPED])
-    first = tapkit.run_tap(config, catalog=catalog)
-    assert first.returncode == 0, first.stderr[-3000:]
+    catalog, first = first_run(config, STAMPED)
     before = {order_key(r) for r in first.records[STAMPED]}
     tx = odata_sim.control.mutate_odata(
         STAMPED, update=5, insert=2, commit_after_seconds=COMMIT_AFTER

@@ -30,8 +30,12 @@ FAMILY_LABEL = {
 }
 
 
-class ODataService:
-    """The GI service root of this run: which URL family, resolved once (thread-safe)."""
+class ServiceRoot:
+    """What the GI and the DAC service share: the URL style, the tenant, and the family
+    resolved once per run (probed under a lock when the style is ``auto``, then logged)."""
+
+    #: family -> how the log line names it
+    FAMILY_LABEL: t.ClassVar[dict[str, str]]
 
     def __init__(self, run: Run) -> None:
         self._run = run
@@ -43,24 +47,19 @@ class ODataService:
                 f"got {self.style!r}."
             )
         self.company = settings.company
-        if self.style == "v4" and not self.company:
-            raise ConfigError(
-                "odata_url_style v4 needs setting 'company' (the tenant name in "
-                "t/<company>/api/odata/gi/)."
-            )
-        self._family: str | None = None if self.style == "auto" else self.style
+        self._family: str | None = None
         self._lock = threading.Lock()
 
     @property
     def client(self) -> AcumaticaClient:
         return self._run.client
 
-    def root(self, family: str) -> str:
-        """Service root path (relative to the instance base, ending in '/')."""
-        tenant = self.client.quote_segment(self.company) if self.company else ""
-        if family == "v4":
-            return f"t/{tenant}/api/odata/gi/"
-        return f"odata/{tenant}/" if tenant else "odata/"
+    def root_url(self, family: str) -> str:
+        """Absolute service root URL of ``family`` (for the log line)."""
+        raise NotImplementedError
+
+    def _probe(self) -> str:
+        raise NotImplementedError
 
     @property
     def family(self) -> str:
@@ -70,10 +69,35 @@ class ODataService:
                 self._family = self._probe()
                 self._run.logger.info(
                     "odata_url_style auto: using %s at %s.",
-                    FAMILY_LABEL[self._family],
-                    self.client.url(self.root(self._family)),
+                    self.FAMILY_LABEL[self._family],
+                    self.root_url(self._family),
                 )
             return self._family
+
+
+class ODataService(ServiceRoot):
+    """The GI service root of this run: which URL family, resolved once (thread-safe)."""
+
+    FAMILY_LABEL = FAMILY_LABEL
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(run)
+        if self.style == "v4" and not self.company:
+            raise ConfigError(
+                "odata_url_style v4 needs setting 'company' (the tenant name in "
+                "t/<company>/api/odata/gi/)."
+            )
+        self._family = None if self.style == "auto" else self.style
+
+    def root(self, family: str) -> str:
+        """Service root path (relative to the instance base, ending in '/')."""
+        tenant = self.client.quote_segment(self.company) if self.company else ""
+        if family == "v4":
+            return f"t/{tenant}/api/odata/gi/"
+        return f"odata/{tenant}/" if tenant else "odata/"
+
+    def root_url(self, family: str) -> str:
+        return self.client.url(self.root(family))
 
     def base_params(self, family: str | None = None) -> dict[str, str]:
         """v3 answers Atom XML unless asked for JSON."""

@@ -17,9 +17,9 @@ import typing as t
 from urllib.parse import quote
 
 from tap_acumatica.errors import (
-    AcumaticaAPIError,
     AcumaticaResponseError,
     body_detail,
+    raise_unless_ok,
 )
 from tap_acumatica.odata.metadata import datetime_columns, type_name_of
 from tap_acumatica.odata.records import compile_record, odata_literal, rows_of
@@ -176,14 +176,14 @@ class InquiryStream(AcumaticaStream):
     def _rows(
         self, response: requests.Response, what: str, top: int | None
     ) -> list[dict[str, t.Any]]:
-        self._raise_for_status(response, what)
+        raise_unless_ok(response, what, self._explain_status)
         rows, link = self._parse(response, what)
         # Server-driven paging: a page cut short by the server must not look like the end.
         follows = 0
         while link and (top is None or len(rows) < top) and follows < MAX_NEXT_LINKS:
             follows += 1
             response = self.client.request("GET", link, what=f"{what} (next link)")
-            self._raise_for_status(response, what)
+            raise_unless_ok(response, what, self._explain_status)
             more, link = self._parse(response, what)
             rows.extend(more)
         return rows if top is None else rows[:top]
@@ -197,28 +197,22 @@ class InquiryStream(AcumaticaStream):
         except AcumaticaResponseError as exc:
             raise AcumaticaResponseError(f"{what}: {exc}") from None
 
-    def _raise_for_status(self, response: requests.Response, what: str) -> None:
-        status = response.status_code
-        if status == 200:
-            return
-        detail = body_detail(response)
-        if status == 403:
-            raise AcumaticaAPIError(
+    def _explain_status(self, response: requests.Response, detail: str) -> str | None:
+        if response.status_code == 403:
+            return (
                 f"Generic inquiry {self.name!r}: Acumatica answered 403 Forbidden ({detail}). "
                 "Open the inquiry on the Generic Inquiry screen (SM208000) and tick "
                 "'Expose via OData', and check that user "
                 f"{self.settings.username or '(token user)'!r} has access rights to "
-                "the inquiry.",
-                403,
+                "the inquiry."
             )
-        if status == 404:
-            raise AcumaticaAPIError(
+        if response.status_code == 404:
+            return (
                 f"Generic inquiry {self.name!r} was not found at {response.url} (HTTP 404: "
                 f"{detail}). It may have been renamed or is no longer exposed via OData; run "
-                "discovery again.",
-                404,
+                "discovery again."
             )
-        raise AcumaticaAPIError(f"{what}: HTTP {status}: {detail}", status)
+        return None
 
     def _drop_unsortable(self, response: requests.Response, order: list[str]) -> bool:
         """A 400 naming an ordering column (e.g. a calculated one): order without it."""

@@ -7,16 +7,15 @@ and logs which it uses; a pasted service URL gives the family and the tenant.
 
 from __future__ import annotations
 
-import threading
 import typing as t
 from urllib.parse import unquote, urlsplit
 
 from tap_acumatica.errors import AcumaticaAPIError, AcumaticaError, ConfigError, body_detail
 from tap_acumatica.odata.dac.metadata import DacSpec, build_specs, parse_types
-from tap_acumatica.odata.service import URL_STYLES
+from tap_acumatica.odata.service import ServiceRoot
 
 if t.TYPE_CHECKING:
-    from tap_acumatica.client import AcumaticaClient, Run
+    from tap_acumatica.client import Run
 
 FAMILY_LABEL = {
     "v4": "DAC-based OData (t/<company>/api/odata/dac/)",
@@ -32,19 +31,13 @@ ROLE_HINT = (
 # --- the service (URL family) --------------------------------------------------------------
 
 
-class DacService:
+class DacService(ServiceRoot):
     """The DAC service root of this run: URL family and tenant, resolved once."""
 
+    FAMILY_LABEL = FAMILY_LABEL
+
     def __init__(self, run: Run) -> None:
-        self._run = run
-        settings = run.settings
-        self.style = settings.odata_url_style
-        if self.style not in URL_STYLES:
-            raise ConfigError(
-                f"Setting 'odata_url_style' must be one of {', '.join(URL_STYLES)}; "
-                f"got {self.style!r}."
-            )
-        self.company = settings.company
+        super().__init__(run)
         self.instance, pasted_family, pasted_tenant = _split_service_url(run.client.base_url)
         if pasted_tenant:
             if self.company and self.company.lower() != pasted_tenant.lower():
@@ -64,12 +57,7 @@ class DacService:
                 "DAC OData v4 needs setting 'company' (the tenant's login name in "
                 "t/<company>/api/odata/dac/)."
             )
-        self._family: str | None = None if style == "auto" else style
-        self._lock = threading.Lock()
-
-    @property
-    def client(self) -> AcumaticaClient:
-        return self._run.client
+        self._family = None if style == "auto" else style
 
     def root(self, family: str | None = None) -> str:
         """Absolute service root URL, ending in '/'."""
@@ -79,17 +67,8 @@ class DacService:
             return f"{self.instance}t/{tenant}/api/odata/dac/"
         return f"{self.instance}ODatav4/{tenant}/" if tenant else f"{self.instance}ODatav4/"
 
-    @property
-    def family(self) -> str:
-        with self._lock:
-            if self._family is None:
-                self._family = self._probe()
-                self._run.logger.info(
-                    "odata_url_style auto: using %s at %s.",
-                    FAMILY_LABEL[self._family],
-                    self.root(self._family),
-                )
-            return self._family
+    def root_url(self, family: str) -> str:
+        return self.root(family)
 
     def _probe(self) -> str:
         tried = []

@@ -34,7 +34,11 @@ import typing as t
 
 from tap_acumatica.clock import safe_bookmark
 from tap_acumatica.datetimes import BEFORE_ANY_STAMP, format_utc, parse_datetime
-from tap_acumatica.errors import AcumaticaAPIError, AcumaticaResponseError, body_detail
+from tap_acumatica.errors import (
+    AcumaticaResponseError,
+    body_detail,
+    raise_unless_ok,
+)
 from tap_acumatica.odata.dac.metadata import DELETED_AT, SOFT_DELETE_FLAG
 from tap_acumatica.odata.dac.service import ROLE_HINT, DacService
 from tap_acumatica.odata.records import compile_record, keyset_after, literal_kind
@@ -138,7 +142,7 @@ class DacStream(AcumaticaStream):
         response = self.client.request(
             "GET", self.path, params=params, what=what, headers=self._headers()
         )
-        self._raise_for_status(response, what)
+        raise_unless_ok(response, what, self._explain_status)
         return [self._record(raw) for raw in self._rows(response, what)]
 
     def _transform(self, raw: dict[str, t.Any]) -> Record:
@@ -166,18 +170,13 @@ class DacStream(AcumaticaStream):
             self.logger.debug("%s: server-driven paging (nextLink) ignored.", what)
         return [r for r in value if isinstance(r, dict)]
 
-    def _raise_for_status(self, response: requests.Response, what: str) -> None:
-        status = response.status_code
-        if status == 200:
-            return
-        detail = body_detail(response)
-        if status == 403:
-            raise AcumaticaAPIError(
+    def _explain_status(self, response: requests.Response, detail: str) -> str | None:
+        if response.status_code == 403:
+            return (
                 f"DAC {self.entity_set!r}: Acumatica answered 403 Forbidden ({detail}) for "
-                f"user {self.settings.username or '(token user)'!r}. {ROLE_HINT}",
-                403,
+                f"user {self.settings.username or '(token user)'!r}. {ROLE_HINT}"
             )
-        raise AcumaticaAPIError(f"{what}: HTTP {status}: {detail}", status)
+        return None
 
     def read_server_clock(self) -> None:
         """The service document: its ``Date`` header gives the server's clock."""
@@ -292,7 +291,7 @@ class DacStream(AcumaticaStream):
                     body_detail(response),
                 )
                 return
-            self._raise_for_status(response, what)
+            raise_unless_ok(response, what, self._explain_status)
             rows = self._rows(response, what)
             for row in rows:
                 note = row.get("NoteID") or row.get("RefNoteID")
