@@ -10,6 +10,7 @@ licence seat for 10 minutes.
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import logging
 import os
@@ -46,7 +47,10 @@ class TapAcumatica(Tap):
     name = "tap-acumatica"
     plugin_version = __version__
     dynamic_catalog = True
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK appends its built-in settings (stream maps, flattening, batch) to the
+    # tap class's schema in place, which must not leak into CONFIG_SCHEMA, the schema of
+    # this tap's own settings.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = BufferedMsgSpecWriter
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -157,9 +158,9 @@ class Handler(BaseHTTPRequestHandler):
             # before the send means whatever the client does next already sees it (run
             # after the send, a fast client raced it and saw the old data).
             response.after()
-        sent = self._send(response)
-        if data:
-            counters.incr("bytes_served", sent)
+        # Counted as the body is written, not after: a client that reads the counters right
+        # after the response would otherwise race the count.
+        self._send(response, (lambda sent: counters.incr("bytes_served", sent)) if data else None)
         entry["status"] = response.status
         entry["end"] = round(time.time(), 4)  # a timeline of requests (for profiling runs)
 
@@ -200,8 +201,9 @@ class Handler(BaseHTTPRequestHandler):
             )
         return html(status, GATEWAY_PAGE.format(status=status))
 
-    def _send(self, response: Response) -> int:
-        """Write the response; returns the body's bytes on the wire (0 when dropped)."""
+    def _send(self, response: Response, count: t.Callable[[int], None] | None = None) -> int:
+        """Write the response; returns the body's bytes on the wire (0 when dropped), also
+        given to ``count`` just before they are written."""
         if response.drop:
             self.close_connection = True
             return 0
@@ -227,6 +229,8 @@ class Handler(BaseHTTPRequestHandler):
         self._headers_buffer.append(b"\r\n")
         head = b"".join(self._headers_buffer)
         self._headers_buffer = []
+        if count is not None:
+            count(len(body))
         self.wfile.write(head + body if self.command != "HEAD" else head)
         return len(body)
 
