@@ -69,12 +69,14 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
             req.query.get("expand", ""),
             req.query.get("custom", "") in ("1", "true", "True"),
         )
-    if name == "mutate" and method == "POST":
+    if name in ("mutate", "delete") and method == "POST":
         body = _body(req)
         version = body.get("version") or sim.options["versions"][-1]
         entity = sim.find_entity(version, body["entity"])
         if entity is None:
             return json_response(404, {"error": f"no entity {body['entity']} in {version}"})
+        if name == "delete":
+            return json_response(200, sim.delete(entity, int(body.get("count", 1))))
         return json_response(
             200,
             sim.mutate(
@@ -86,13 +88,6 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
         )
     if name == "transactions":
         return json_response(200, sim.transactions_view())
-    if name == "delete" and method == "POST":
-        body = _body(req)
-        version = body.get("version") or sim.options["versions"][-1]
-        entity = sim.find_entity(version, body["entity"])
-        if entity is None:
-            return json_response(404, {"error": f"no entity {body['entity']} in {version}"})
-        return json_response(200, sim.delete(entity, int(body.get("count", 1))))
     if name == "truth-odata" and args:
         return json_response(200, sim.odata.truth(args[0]))
     if name == "mutate-odata" and method == "POST":
