@@ -179,6 +179,7 @@ def test_persistent_fault_gives_up_with_request_and_reason(fresh, catalog, fault
 def test_read_timeout_is_retried_then_fails_clearly(fresh, catalog) -> None:
     fresh.control.faults(latency_ms=2500, only_kinds=["list"])
     started = time.monotonic()
+    # max_retries 2 and a 1 s request_timeout (defaults 5 and 300): what is tested, quickly.
     run = run_tap(config_for(fresh, max_retries=2, request_timeout=1), catalog=catalog, timeout=60)
     tapkit.assert_one_clear_error(run, "Customer", "timed out", "after 2 attempts")
     assert time.monotonic() - started < 20
@@ -193,6 +194,7 @@ def test_retry_after_is_honoured(fresh) -> None:
     from tap_acumatica.client import AcumaticaClient
     from tap_acumatica.errors import AcumaticaAPIError
 
+    # 2 tries with short waits: the test is about the message, not the waiting.
     config = config_for(fresh, max_retries=2, backoff_factor=0.01)
     client = AcumaticaClient(config, LoginSession(config))
     fresh.control.faults(rate_429=1.0, retry_after=1, only_kinds=["list"])
@@ -252,6 +254,7 @@ def test_in_flight_requests_never_exceed_max_concurrent_requests(fresh, catalog)
 
     fresh.control.reset()
     fresh.control.faults(latency_ms=60, only_kinds=["list"])
+    # The default max_concurrent_requests (1), said explicitly; page_size 50 as above.
     run = run_tap(config_for(fresh, max_concurrent_requests=1, page_size=50), catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     assert fresh.control.counters()["max_in_flight"] == 1
@@ -262,6 +265,7 @@ def test_in_flight_requests_never_exceed_max_concurrent_requests(fresh, catalog)
 def test_max_requests_per_minute_limits_the_request_rate(fresh, catalog) -> None:
     per_minute = 150  # one start every 0.4 s
     started = time.monotonic()
+    # page_size 100: enough requests for the per-minute cap (what is tested) to pace them.
     run = run_tap(
         config_for(fresh, max_requests_per_minute=per_minute, page_size=100), catalog=catalog
     )
@@ -386,6 +390,7 @@ def test_no_session_leak_after_fatal_error_mid_stream(fresh, catalog) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_no_session_leak_after_signal(fresh, catalog, signum: int, scheme: str) -> None:
     fresh.control.faults(latency_ms=40, only_kinds=["list"])
+    # page_size 20 and 2 connections: still reading, with requests in flight, at the signal.
     config = config_for(fresh, page_size=20, max_concurrent_requests=2)
     if scheme != "Basic":
         config.update(
@@ -505,6 +510,8 @@ def test_kill_9_at_seeded_random_points_loses_nothing() -> None:
         seat_limit=4,
         session_idle_seconds=4,
     ) as sim:
+        # page_size 150 and 2 connections: runs long enough to overlap; the seat wait
+        # (default 0: fail at once) is what is tested.
         config = config_for(
             sim, page_size=150, max_concurrent_requests=2, login_limit_wait_seconds=60
         )

@@ -39,6 +39,7 @@ def config_for(sim: SimulatorProcess, style: str, **extra: t.Any) -> dict[str, t
         **sim.credentials,
         "schema": "OData",
         "odata_url_style": style,
+        # Not the default (1000): the inquiries' rows take several pages and windows.
         "page_size": PAGE,
         # Not the default (1 s): quick retries, the logic is the same.
         "backoff_factor": 0.01,
