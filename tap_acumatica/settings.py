@@ -129,8 +129,9 @@ def normalize_base_url(url: str) -> str:
     return urls.normalize_base_url(url)
 
 
-def validate_config(config: t.Mapping[str, t.Any]) -> None:
-    """Checks the JSON schema cannot express, each with one clear message."""
+def validate_config(config: t.Mapping[str, t.Any]) -> urls.Resolution:
+    """Checks the JSON schema cannot express, each with one clear message; returns what
+    ``url`` says (the settings it implies), so the tap does not work it out again."""
     if not config.get("url"):
         raise ConfigError("Setting 'url' is required (the Acumatica instance's base URL).")
     settings = Settings.from_config(config)
@@ -176,4 +177,4 @@ def validate_config(config: t.Mapping[str, t.Any]) -> None:
         if value is not None and (not number or value < 0):
             raise ConfigError(f"Setting {name!r} must be a number >= 0; got {value!r}.")
     parse_start_date(config.get("start_date"))
-    urls.resolve(config)
+    return urls.resolve(config)

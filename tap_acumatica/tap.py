@@ -78,10 +78,9 @@ class TapAcumatica(Tap):
         """
         if getattr(self, "url_resolution", None) is not None:
             return
-        validate_config(self.config)
         # Settings the pasted URL implies (tenant, endpoint, OData URL family) join the
         # config once, here, so every module reads them as if the user had set them.
-        resolution = urls.resolve(self.config)
+        resolution = validate_config(self.config)
         self._config.update(resolution.taken)  # the SDK's config dict (read-only view)
         self.logger.info(resolution.describe())
         #: The run's settings, built once, after the URL-implied settings joined the config.
