@@ -20,10 +20,6 @@ from tap_acumatica.settings import SECRET_SETTINGS
 from tap_acumatica.tap import TapAcumatica
 
 
-def _redact_config(text: str, *, secrets: list[str]) -> str:
-    return redact_secrets(text, secrets)
-
-
 def _option_values(argv: t.Sequence[str], name: str) -> list[str]:
     """Values of ``--name X`` / ``--name=X`` in ``argv`` (click accepts both)."""
     values = []
@@ -72,7 +68,7 @@ def check_input_files(argv: t.Sequence[str]) -> None:
         config = _load_input("config", path)
         secrets += [str(config[k]) for k in SECRET_SETTINGS if config.get(k) not in (None, "")]
     if secrets:
-        install_redaction(functools.partial(_redact_config, secrets=secrets))
+        install_redaction(functools.partial(redact_secrets, secrets=secrets))
     for path in _option_values(argv, "--state"):
         _load_input("state", path)
     for path in _option_values(argv, "--catalog"):

@@ -98,11 +98,6 @@ class Settings:
             values[spec.name] = kind(value) if kind is not None else value
         return cls(**values)
 
-    @classmethod
-    def of(cls, config: Settings | t.Mapping[str, t.Any]) -> Settings:
-        """``config`` as Settings (a config dict is read with :meth:`from_config`)."""
-        return config if isinstance(config, Settings) else cls.from_config(config)
-
     def secret_values(self) -> list[str]:
         """The values of the secret settings that are set (to redact from every log line)."""
         return [str(getattr(self, name)) for name in SECRET_SETTINGS if getattr(self, name)]
@@ -120,15 +115,6 @@ _CONVERT: dict[str, t.Callable[[t.Any], t.Any]] = {
 DEFAULTS: dict[str, t.Any] = {spec.name: spec.default for spec in dataclasses.fields(Settings)}
 
 
-def normalize_base_url(url: str) -> str:
-    """The instance root of any URL form users paste, ending in '/' (see :mod:`urls`).
-
-    Credentials embedded in the URL are refused because they would end up in logs and
-    catalogs.
-    """
-    return urls.normalize_base_url(url)
-
-
 def validate_config(config: t.Mapping[str, t.Any]) -> urls.Resolution:
     """Checks the JSON schema cannot express, each with one clear message; returns what
     ``url`` says (the settings it implies), so the tap does not work it out again."""
@@ -139,6 +125,11 @@ def validate_config(config: t.Mapping[str, t.Any]) -> urls.Resolution:
     if scheme not in AUTH_SCHEMES:
         raise ConfigError(
             f"Setting 'auth_scheme' must be one of {', '.join(AUTH_SCHEMES)}; got {scheme!r}."
+        )
+    if settings.odata_url_style not in ODATA_URL_STYLES:
+        raise ConfigError(
+            f"Setting 'odata_url_style' must be one of {', '.join(ODATA_URL_STYLES)}; "
+            f"got {settings.odata_url_style!r}."
         )
     if settings.schema not in SCHEMAS:
         raise ConfigError(

@@ -24,19 +24,19 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_acumatica import __version__, urls
-from tap_acumatica.auth import build_authenticator
-from tap_acumatica.client import AcumaticaClient
 from tap_acumatica.config_schema import CONFIG_SCHEMA
 from tap_acumatica.errors import ConfigError
-from tap_acumatica.logs import install_redaction
-from tap_acumatica.output import BufferedMsgSpecWriter
-from tap_acumatica.replication import requested_methods
+from tap_acumatica.messages import BufferedMsgSpecWriter
+from tap_acumatica.run import RunContext
 from tap_acumatica.settings import SECRET_SETTINGS, Settings, validate_config
+from tap_acumatica.sync.replication import requested_methods
 
 if t.TYPE_CHECKING:
     from types import FrameType
 
     from singer_sdk.streams import Stream
+
+    from tap_acumatica.http.client import AcumaticaClient
 
 LOGGER = logging.getLogger("tap_acumatica")
 
@@ -54,11 +54,9 @@ class TapAcumatica(Tap):
     message_writer_class = BufferedMsgSpecWriter
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        self._client: AcumaticaClient | None = None
-        self._client_lock = threading.Lock()
         #: ``replication-method`` the catalog's metadata asks for, by stream (the SDK's
-        #: parsed catalog drops it; see :mod:`tap_acumatica.replication`).
-        self.requested_replication_methods = requested_methods(kwargs.get("catalog"))
+        #: parsed catalog drops it; see :mod:`tap_acumatica.sync.replication`).
+        self._requested_methods = requested_methods(kwargs.get("catalog"))
         try:
             super().__init__(*args, **kwargs)
         except ConfigValidationError as exc:
@@ -85,8 +83,13 @@ class TapAcumatica(Tap):
         self.logger.info(resolution.describe())
         #: The run's settings, built once, after the URL-implied settings joined the config.
         self.settings = Settings.from_config(self.config)
-        #: What ``url`` said (API kind, resource after an OData service URL, ...).
+        #: What ``url`` said (the API it points at, the settings it implies).
         self.url_resolution: urls.Resolution | None = resolution
+        #: What services and streams share: settings, the one client, the logger.
+        self.run = RunContext(
+            self.settings, self.logger, requested_replication_methods=self._requested_methods
+        )
+        atexit.register(self.close)
 
     def setup_mapper(self) -> None:
         self._settle_config()
@@ -96,18 +99,14 @@ class TapAcumatica(Tap):
 
     @property
     def client(self) -> AcumaticaClient:
-        with self._client_lock:
-            if self._client is None:
-                self._client = AcumaticaClient(self.settings, build_authenticator(self.settings))
-                install_redaction(self._client.redact)
-                atexit.register(self.close)
-            return self._client
+        """The run's one client (see :class:`~tap_acumatica.run.RunContext`)."""
+        return self.run.client
 
     def close(self) -> None:
         """Log out and release connections (idempotent)."""
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        run = getattr(self, "run", None)
+        if run is not None:
+            run.close()
 
     # Entry points: each ends with a logout -------------------------------------------------
 
@@ -126,9 +125,9 @@ class TapAcumatica(Tap):
     @property
     def catalog_dict(self) -> dict:
         """DAC catalogs hold thousands of streams: written without the SDK's per-entry
-        schema round trip (see :func:`tap_acumatica.odata.dac.discovery.catalog_dict`)."""
+        schema round trip (see :func:`tap_acumatica.dac.discovery.catalog_dict`)."""
         if self.settings.schema == "DAC":
-            from tap_acumatica.odata.dac import discovery as dac_discovery
+            from tap_acumatica.dac import discovery as dac_discovery
 
             return dac_discovery.catalog_dict(self.streams.values())
         return super().catalog_dict
@@ -180,16 +179,16 @@ class TapAcumatica(Tap):
     def discover_streams(self) -> list[Stream]:
         schema = self.settings.schema
         if schema == "OData":
-            from tap_acumatica.odata import discovery as odata_discovery
+            from tap_acumatica.inquiries import discovery as inquiry_discovery
 
-            return odata_discovery.discover(self)
+            return inquiry_discovery.discover(self, self.run)
         if schema == "DAC":
-            from tap_acumatica.odata.dac import discovery as dac_discovery
+            from tap_acumatica.dac import discovery as dac_discovery
 
-            return dac_discovery.discover(self)
+            return dac_discovery.discover(self, self.run)
         from tap_acumatica.rest import discovery as rest_discovery
 
-        return rest_discovery.discover(self)
+        return rest_discovery.discover(self, self.run)
 
 
 def _safe_schema_error(error: str) -> str:

@@ -39,9 +39,8 @@ SERVICE_OF_API = {
     GI: "OData generic-inquiry service",
     DAC: "DAC-based OData service",
 }
-#: Settings a URL may imply, and how their values compare (tenant and endpoint names are
-#: matched case-insensitively by Acumatica; versions are exact).
-IMPLIED = ("endpoint_name", "endpoint_version", "company", "odata_url_style")
+#: Implied settings whose values compare case-insensitively (Acumatica matches tenant and
+#: endpoint names so; versions and URL families are exact).
 _CASELESS = frozenset({"endpoint_name", "company"})
 
 # Path segments that start something under the instance root (compared in lower case).
@@ -58,7 +57,6 @@ class ParsedURL:
     api: str | None = None  # REST, GI, DAC, or None (instance root / web page)
     form: str = "instance root"  # a user's words for what was recognised
     settings: dict[str, str] = field(default_factory=dict)  # implied settings
-    resource: str | None = None  # an inquiry / DAC / $metadata after an OData service URL
 
 
 def _base(parts: t.Any, segments: list[str]) -> str:
@@ -116,9 +114,9 @@ def _odata_v4(
             f"({'/'.join(rest[3:4]) or 'none'}): "
             "expected …/t/<Tenant>/api/odata/gi/ (generic inquiries) or …/api/odata/dac/."
         )
-    resource = "/".join(rest[4:]) or None
+    # What follows the service root (an inquiry, a DAC, $metadata) names no setting.
     settings = {"company": rest[0], "odata_url_style": "v4"}
-    return ParsedURL(text, _base(parts, root), kind, API_LABEL[kind], settings, resource)
+    return ParsedURL(text, _base(parts, root), kind, API_LABEL[kind], settings)
 
 
 def _odata_legacy(
@@ -130,9 +128,7 @@ def _odata_legacy(
     settings = {"odata_url_style": "legacy"}
     if rest and not rest[0].startswith("$"):
         settings["company"] = rest[0]
-        rest = rest[1:]
-    resource = "/".join(rest) or None
-    return ParsedURL(text, _base(parts, root), kind, API_LABEL[kind], settings, resource)
+    return ParsedURL(text, _base(parts, root), kind, API_LABEL[kind], settings)
 
 
 def _web_page(text: str, parts: t.Any, root: list[str]) -> ParsedURL:

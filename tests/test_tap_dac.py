@@ -314,7 +314,7 @@ def test_fast_catalog_equals_the_sdks(sim) -> None:
     DACs); it must be exactly what the SDK would write."""
     from singer_sdk import Tap
 
-    from tap_acumatica.odata.dac import discovery as dac_discovery
+    from tap_acumatica.dac import discovery as dac_discovery
     from tap_acumatica.tap import TapAcumatica
 
     for extra in ({}, {"detect_deletes": True}):

@@ -191,11 +191,12 @@ def test_read_timeout_is_retried_then_fails_clearly(fresh, catalog) -> None:
 
 def test_retry_after_is_honoured(fresh) -> None:
     from tap_acumatica.auth.basic import LoginSession
-    from tap_acumatica.client import AcumaticaClient
     from tap_acumatica.errors import AcumaticaAPIError
+    from tap_acumatica.http.client import AcumaticaClient
+    from tap_acumatica.settings import Settings
 
     # 2 tries with short waits: the test is about the message, not the waiting.
-    config = config_for(fresh, max_retries=2, backoff_factor=0.01)
+    config = Settings.from_config(config_for(fresh, max_retries=2, backoff_factor=0.01))
     client = AcumaticaClient(config, LoginSession(config))
     fresh.control.faults(rate_429=1.0, retry_after=1, only_kinds=["list"])
     url = client.url(f"entity/Default/{VERSION}/Customer")
@@ -216,15 +217,18 @@ def test_retry_after_is_honoured(fresh) -> None:
 
 def test_backoff_is_exponential_with_jitter_and_capped() -> None:
     from tap_acumatica.auth.basic import LoginSession
-    from tap_acumatica.client import AcumaticaClient
+    from tap_acumatica.http.client import AcumaticaClient
+    from tap_acumatica.settings import Settings
 
-    config = {
-        "url": "http://127.0.0.1:9/",
-        "username": "u",
-        "password": "p",
-        "backoff_factor": 1,
-        "backoff_max_seconds": 8,
-    }
+    config = Settings.from_config(
+        {
+            "url": "http://127.0.0.1:9/",
+            "username": "u",
+            "password": "p",
+            "backoff_factor": 1,
+            "backoff_max_seconds": 8,
+        }
+    )
     waits = []
     for _ in range(2):
         client = AcumaticaClient(config, LoginSession(config))

@@ -176,10 +176,11 @@ def test_unsupported_grant_message(sim):
     support (client_credentials) stands in for "the Connected Application's flow does not
     allow this grant"; it goes through the tap's token call and error mapping over HTTP."""
     from tap_acumatica.auth.oauth import OAuthPassword, TokenRefused, request_token
-    from tap_acumatica.client import AcumaticaClient
+    from tap_acumatica.http.client import AcumaticaClient
+    from tap_acumatica.settings import Settings
 
     sim.control.reset()
-    config = oauth_config(sim, "OAuthPassword")
+    config = Settings.from_config(oauth_config(sim, "OAuthPassword"))
     client = AcumaticaClient(config, OAuthPassword(config))
     with pytest.raises(TokenRefused) as caught:
         request_token(client, "client_credentials", dict(sim.oauth_client))
@@ -479,6 +480,7 @@ def test_implicit_expired_token_fails_clearly_without_retrying(sim, catalog):
 
 def test_default_token_file_location(monkeypatch, tmp_path):
     from tap_acumatica.auth.tokens import default_token_file, token_file_for
+    from tap_acumatica.settings import Settings
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     a = default_token_file("https://erp.example.com/AcumaticaERP", "X@Company")
@@ -486,5 +488,7 @@ def test_default_token_file_location(monkeypatch, tmp_path):
     c = default_token_file("https://erp.example.com/AcumaticaERP", "Y@Company")
     assert a == b != c
     assert a.parent == tmp_path / "tap-acumatica"
-    explicit = token_file_for({"url": "https://x", "oauth_token_file": "~/t.json"})
+    explicit = token_file_for(
+        Settings.from_config({"url": "https://x", "oauth_token_file": "~/t.json"})
+    )
     assert explicit == Path(os.path.expanduser("~/t.json"))

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 import requests
 
-from tap_acumatica.client import decode_json
+from tap_acumatica.http.client import decode_json
 from tap_acumatica.rest.metadata import SYSTEM_PROPERTIES, custom_source
 from tap_acumatica.rest.records import ListDecoder, compile_schema
 from tests import tapkit

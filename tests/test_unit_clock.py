@@ -1,10 +1,11 @@
-"""The run's upper bound and the held-back bookmark (tap_acumatica.clock), as pure logic."""
+"""The server clock, the run's upper bound and the held-back bookmark, as pure logic."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from tap_acumatica.clock import ServerClock, safe_bookmark, upper_bound
+from tap_acumatica.http.clock import ServerClock
+from tap_acumatica.sync.bookmarks import safe_bookmark, upper_bound
 
 UTC = dt.timezone.utc
 D = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

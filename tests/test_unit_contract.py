@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tap_acumatica.client import decode_json
 from tap_acumatica.datetimes import normalize_datetime, parse_start_date
 from tap_acumatica.errors import ConfigError
+from tap_acumatica.http.client import decode_json
 from tap_acumatica.rest.metadata import load_swagger, parse_entities
 from tap_acumatica.rest.records import compile_schema
-from tap_acumatica.settings import normalize_base_url, validate_config
+from tap_acumatica.settings import validate_config
+from tap_acumatica.urls import normalize_base_url
 from tests import tapkit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "acumatica"

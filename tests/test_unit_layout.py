@@ -1,9 +1,13 @@
 """The package layout's rules (docs/DESIGN.md), checked on the source, not by convention.
 
-- ``rest/`` and ``odata/`` never import each other (what both need lives in the flat core);
-- no run-time import cycle: imports needed only for type hints sit under
-  ``if t.TYPE_CHECKING`` and are not counted;
-- no module of ``tap_acumatica`` is much over 450 lines.
+- the three API packages (``rest/``, ``inquiries/``, ``dac/``) never import each other,
+  not even for types (what GI and DAC share is ``odata.py``; what all share is below them);
+- no import cycle, counting type-only and function-level imports;
+- nothing below the tap imports it: services and streams get a ``RunContext``;
+- the HTTP layer knows nothing of sign-in, reading or the APIs (it defines the
+  authenticator interface that ``auth/`` implements);
+- no module of ``tap_acumatica`` is much over 450 lines (a symptom check, not a reason to
+  cut a module).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def _imports(path: Path, *, runtime_only: bool) -> set[str]:
                     base = ".".join([*anchor, base] if base else anchor)
                 if base.startswith("tap_acumatica"):
                     found.add(base)
-                    # ``from tap_acumatica.odata import discovery`` imports a module too.
+                    # ``from tap_acumatica.inquiries import discovery`` imports a module too.
                     found.update(f"{base}.{a.name}" for a in child.names)
             visit(child)
 
@@ -64,20 +68,28 @@ def _graph(*, runtime_only: bool) -> dict[str, set[str]]:
     }
 
 
-def test_rest_and_odata_never_import_each_other() -> None:
+API_PACKAGES = ("rest", "inquiries", "dac")
+
+
+def _in(module: str, package: str) -> bool:
+    return module == f"tap_acumatica.{package}" or module.startswith(f"tap_acumatica.{package}.")
+
+
+def test_api_packages_never_import_each_other() -> None:
     graph = _graph(runtime_only=False)
     crossings = [
         f"{module} -> {target}"
         for module, targets in graph.items()
         for target in targets
-        for a, b in (("rest", "odata"), ("odata", "rest"))
-        if module.startswith(f"tap_acumatica.{a}") and target.startswith(f"tap_acumatica.{b}")
+        for a in API_PACKAGES
+        for b in API_PACKAGES
+        if a != b and _in(module, a) and _in(target, b)
     ]
     assert crossings == []
 
 
-def test_no_runtime_import_cycle() -> None:
-    graph = _graph(runtime_only=True)
+def test_no_import_cycle_even_counting_type_only_imports() -> None:
+    graph = _graph(runtime_only=False)
     state: dict[str, int] = {}
     cycles: list[list[str]] = []
 
@@ -96,14 +108,36 @@ def test_no_runtime_import_cycle() -> None:
     assert cycles == []
 
 
+def test_only_the_entry_points_import_the_tap() -> None:
+    graph = _graph(runtime_only=False)
+    importers = sorted(m for m, targets in graph.items() if "tap_acumatica.tap" in targets)
+    assert importers == ["tap_acumatica.cli"]
+
+
+def test_the_http_layer_imports_no_sign_in_reading_or_api() -> None:
+    graph = _graph(runtime_only=False)
+    above = ("auth", "sync", "run", "tap", "odata", *API_PACKAGES)
+    reached = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if _in(module, "http")
+        for target in targets
+        if any(_in(target, name) for name in above)
+    )
+    assert reached == []
+
+
 def test_the_graph_sees_imports() -> None:
     """The checks above would pass on an empty graph: make sure they read real edges."""
-    graph = _graph(runtime_only=True)
-    assert "tap_acumatica.streams" in graph["tap_acumatica.rest.stream"]
-    assert "tap_acumatica.odata.records" in graph["tap_acumatica.odata.dac.stream"]
+    runtime = _graph(runtime_only=True)
     typed = _graph(runtime_only=False)
-    assert "tap_acumatica.tap" in typed["tap_acumatica.streams"]  # type-only
-    assert "tap_acumatica.tap" not in graph["tap_acumatica.streams"]
+    assert "tap_acumatica.sync.stream" in runtime["tap_acumatica.rest.stream"]
+    assert "tap_acumatica.odata" in runtime["tap_acumatica.dac.stream"]
+    # type-only: counted by the full graph, not by the run-time one
+    assert "tap_acumatica.run" in typed["tap_acumatica.sync.stream"]
+    assert "tap_acumatica.run" not in runtime["tap_acumatica.sync.stream"]
+    # function-level: the tap imports an API package only when it discovers
+    assert "tap_acumatica.rest.discovery" in typed["tap_acumatica.tap"]
 
 
 def test_no_module_is_much_over_450_lines() -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tap_acumatica.client import decode_json
-from tap_acumatica.odata.metadata import parse_metadata, type_name_of
-from tap_acumatica.odata.records import compile_record, odata_literal
-from tap_acumatica.odata.records import rows_of as _rows_of
+from tap_acumatica.http.client import decode_json
+from tap_acumatica.inquiries.metadata import parse_metadata, type_name_of
+from tap_acumatica.odata import compile_record
+from tap_acumatica.odata import rows_of as _rows_of
+from tap_acumatica.query import odata_literal
 
 FIXTURES = Path(__file__).parent / "fixtures" / "acumatica"
 

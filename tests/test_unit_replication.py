@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tap_acumatica.errors import ConfigError
-from tap_acumatica.replication import choose, requested_methods
+from tap_acumatica.sync.replication import choose, requested_methods
 
 STAMP = "LastModifiedDateTime"
 

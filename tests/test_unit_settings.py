@@ -56,4 +56,3 @@ def test_numbers_are_typed_and_settings_are_frozen() -> None:
     assert settings.max_retries == 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.page_size = 5  # type: ignore[misc]
-    assert Settings.of(settings) is settings

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tap_acumatica.errors import ConfigError
-from tap_acumatica.settings import normalize_base_url, validate_config
-from tap_acumatica.urls import parse_url, resolve
+from tap_acumatica.settings import validate_config
+from tap_acumatica.urls import normalize_base_url, parse_url, resolve
 
 ROOT = "https://erp.example.com/AcumaticaERP/"
 
@@ -108,10 +108,11 @@ def test_at_least_twelve_url_forms() -> None:
     assert len(FORMS) >= 12
 
 
-def test_resource_after_an_odata_service_url_is_kept_apart() -> None:
-    assert parse_url(ROOT + "t/C/api/odata/gi/$metadata").resource == "$metadata"
-    assert parse_url(ROOT + "odata/C/Customer%20Contacts").resource == "Customer Contacts"
-    assert parse_url(ROOT + "t/C/api/odata/gi/").resource is None
+def test_what_follows_an_odata_service_url_names_no_setting() -> None:
+    # ($metadata, an inquiry or a DAC after the service root: the same instance and tenant)
+    for service, after in (("t/C/api/odata/gi/", "$metadata"), ("odata/C/", "Customer%20Contacts")):
+        bare, longer = parse_url(ROOT + service), parse_url(ROOT + service + after)
+        assert (longer.base, longer.api, longer.settings) == (bare.base, bare.api, bare.settings)
 
 
 def config(url: str, **settings: str) -> dict[str, str]:

@@ -10,8 +10,8 @@ from array import array
 import pytest
 
 from tap_acumatica.datetimes import UNIX_EPOCH, from_ms, stamp_ms, to_ms, truncate_ms
-from tap_acumatica.filters import datetime_literal, window_filter
-from tap_acumatica.windows import RESOLUTION, CensusPlan, Window, split_at_quantiles
+from tap_acumatica.query import datetime_literal, window_filter
+from tap_acumatica.sync.windows import RESOLUTION, CensusPlan, Window, split_at_quantiles
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)

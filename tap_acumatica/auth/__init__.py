@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import typing as t
-
 from tap_acumatica.auth.base import AcumaticaAuth
 from tap_acumatica.auth.basic import HTTPBasic, LoginSession
 from tap_acumatica.auth.oauth import OAuthImplicit, OAuthPassword, OAuthRefresh
@@ -24,18 +22,17 @@ from tap_acumatica.settings import Settings
 __all__ = ["AcumaticaAuth", "build_authenticator"]
 
 
-def build_authenticator(config: Settings | t.Mapping[str, t.Any]) -> AcumaticaAuth:
+def build_authenticator(settings: Settings) -> AcumaticaAuth:
     """The authenticator for ``auth_scheme`` (OData, GI or DAC, has no login session)."""
-    config = Settings.of(config)
-    scheme = config.auth_scheme
+    scheme = settings.auth_scheme
     if scheme == "Basic":
-        if config.schema in ("OData", "DAC"):
-            return HTTPBasic(config)
-        return LoginSession(config)
+        if settings.schema in ("OData", "DAC"):
+            return HTTPBasic(settings)
+        return LoginSession(settings)
     if scheme == "OAuthPassword":
-        return OAuthPassword(config)
+        return OAuthPassword(settings)
     if scheme == "OAuth":
-        return OAuthRefresh(config)
+        return OAuthRefresh(settings)
     if scheme == "OAuthImplicit":
-        return OAuthImplicit(config)
+        return OAuthImplicit(settings)
     raise ConfigError(f"Unknown auth_scheme {scheme!r}.")

@@ -18,16 +18,16 @@ import requests
 from tap_acumatica.errors import AcumaticaAuthError
 
 if t.TYPE_CHECKING:
-    from tap_acumatica.client import AcumaticaClient
+    from tap_acumatica.http.client import AcumaticaClient
 
 LOGGER = logging.getLogger("tap_acumatica.auth")
 
 
 class AcumaticaAuth(requests.auth.AuthBase):
-    """Base authenticator; ``generation`` counts sign-ins so 401s re-authenticate once."""
+    """Base authenticator; ``generation`` counts sign-ins so 401s re-authenticate once.
 
-    #: Whether the server holds a session for us that ``close`` must end.
-    keeps_server_session = False
+    Implements the client's :class:`~tap_acumatica.http.client.Authenticator` protocol.
+    """
 
     def __init__(self) -> None:
         self.generation = 0

@@ -20,7 +20,7 @@ from tap_acumatica.errors import (
 from tap_acumatica.settings import Settings
 
 if t.TYPE_CHECKING:
-    from tap_acumatica.client import AcumaticaClient
+    from tap_acumatica.http.client import AcumaticaClient
 
 LOGGER = logging.getLogger("tap_acumatica.auth")
 
@@ -47,11 +47,8 @@ class LoginSession(AcumaticaAuth):
     so one login serves the whole run.
     """
 
-    keeps_server_session = True
-
-    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__()
-        settings = Settings.of(config)
         self.username = settings.username
         self.password = settings.password
         self.company = settings.company
@@ -132,9 +129,8 @@ class LoginSession(AcumaticaAuth):
 class HTTPBasic(AcumaticaAuth):
     """HTTP Basic for OData: no server session (Acumatica counts it as a normal user)."""
 
-    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__()
-        settings = Settings.of(config)
         self.password = settings.password
         raw = f"{settings.username}:{self.password}".encode()
         self._header = "Basic " + base64.b64encode(raw).decode()

@@ -33,10 +33,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from tap_acumatica.auth.base import AcumaticaAuth
 from tap_acumatica.auth.endpoint import AUTHORIZE_PATH, request_token
 from tap_acumatica.auth.tokens import HELPER, TokenStore, token_file_for, token_sha256
-from tap_acumatica.client import AcumaticaClient
 from tap_acumatica.errors import AcumaticaAuthError, AcumaticaError, ConfigError
+from tap_acumatica.http.client import AcumaticaClient
 from tap_acumatica.logs import install_redaction
-from tap_acumatica.settings import Settings, normalize_base_url
+from tap_acumatica.settings import Settings
+from tap_acumatica.urls import normalize_base_url
 
 PROG = HELPER
 DEFAULT_REDIRECT = "http://127.0.0.1:8765/callback"

@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import typing as t
 
-from tap_acumatica.client import ensure_json_api
 from tap_acumatica.errors import AcumaticaAuthError, body_detail
+from tap_acumatica.http.client import ensure_json_api
 
 if t.TYPE_CHECKING:
-    from tap_acumatica.client import AcumaticaClient
+    from tap_acumatica.http.client import AcumaticaClient
 
 TOKEN_PATH = "identity/connect/token"  # noqa: S105 - a URL path
 AUTHORIZE_PATH = "identity/connect/authorize"

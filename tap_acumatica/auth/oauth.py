@@ -32,10 +32,11 @@ from tap_acumatica.auth.base import AcumaticaAuth
 from tap_acumatica.auth.endpoint import TokenRefused, TokenResponse, request_token
 from tap_acumatica.auth.tokens import HELPER, TokenStore, token_file_for, token_sha256
 from tap_acumatica.errors import AcumaticaAuthError, ConfigError
-from tap_acumatica.settings import Settings, normalize_base_url
+from tap_acumatica.settings import Settings
+from tap_acumatica.urls import normalize_base_url
 
 if t.TYPE_CHECKING:
-    from tap_acumatica.client import AcumaticaClient
+    from tap_acumatica.http.client import AcumaticaClient
 
 LOGGER = logging.getLogger("tap_acumatica.oauth")
 
@@ -56,9 +57,8 @@ class BearerAuth(AcumaticaAuth):
     scheme = "OAuth"
     reauth_message = "OAuth access token rejected (HTTP 401); getting a new one."
 
-    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__()
-        settings = Settings.of(config)
         self.client_id = settings.oauth_client_id
         self.client_secret = settings.oauth_client_secret
         self.scope = " ".join(settings.oauth_scope.split())
@@ -69,8 +69,7 @@ class BearerAuth(AcumaticaAuth):
         self._seen: list[str] = []  # every token of the run, for redaction
         self._seen_lock = threading.Lock()
 
-    @property
-    def keeps_server_session(self) -> bool:  # type: ignore[override]
+    def _opens_api_session(self) -> bool:
         """Scope ``api`` makes the server open a session for the grant; log it out."""
         return any(s == "api" or s.startswith("api:") for s in self.scope.split())
 
@@ -114,7 +113,7 @@ class BearerAuth(AcumaticaAuth):
         raise NotImplementedError
 
     def _sign_out(self, client: AcumaticaClient) -> None:
-        if not self.keeps_server_session or not self.access_token:
+        if not self._opens_api_session() or not self.access_token:
             return
         response = client.send_raw(
             "POST",
@@ -137,8 +136,7 @@ class OAuthPassword(BearerAuth):
 
     scheme = "OAuthPassword"
 
-    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
-        settings = Settings.of(config)
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.username = settings.username
         self.password = settings.password
@@ -183,8 +181,7 @@ class OAuthRefresh(BearerAuth):
 
     scheme = "OAuth"
 
-    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
-        settings = Settings.of(config)
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.url = normalize_base_url(settings.url)
         self.store = TokenStore(token_file_for(settings))
@@ -303,8 +300,7 @@ class OAuthImplicit(BearerAuth):
 
     scheme = "OAuthImplicit"
 
-    def __init__(self, config: Settings | t.Mapping[str, t.Any]) -> None:
-        settings = Settings.of(config)
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.given = settings.oauth_access_token
         self.store = (

@@ -18,7 +18,8 @@ import typing as t
 from pathlib import Path
 
 from tap_acumatica.errors import AcumaticaAuthError, ConfigError
-from tap_acumatica.settings import Settings, normalize_base_url
+from tap_acumatica.settings import Settings
+from tap_acumatica.urls import normalize_base_url
 
 #: The console script that authorizes the tap (named in messages that tell users to run it).
 HELPER = "tap-acumatica-auth"
@@ -45,9 +46,8 @@ def default_token_file(url: str, client_id: str) -> Path:
     return Path(base) / "tap-acumatica" / f"tokens-{key}.json"
 
 
-def token_file_for(config: Settings | t.Mapping[str, t.Any]) -> Path:
+def token_file_for(settings: Settings) -> Path:
     """The token file of this config: ``oauth_token_file`` or the per-instance default."""
-    settings = Settings.of(config)
     if settings.oauth_token_file:
         return Path(os.path.expanduser(settings.oauth_token_file))
     return default_token_file(settings.url, settings.oauth_client_id)

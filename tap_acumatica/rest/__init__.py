@@ -1,2 +1,2 @@
 """The contract-based REST API (``entity/<endpoint>/<version>/``): service, metadata,
-records, stream, discovery. Never imports :mod:`tap_acumatica.odata` (docs/DESIGN.md)."""
+records, stream, discovery. Never imports the other API packages (docs/DESIGN.md)."""

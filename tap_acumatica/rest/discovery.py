@@ -19,19 +19,21 @@ from tap_acumatica.rest.service import RestService
 from tap_acumatica.rest.stream import EntityStream
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.streams import Stream
 
-    from tap_acumatica.tap import TapAcumatica
+    from tap_acumatica.run import RunContext
 
 
-def discover(tap: TapAcumatica) -> list[Stream]:
-    service = RestService(tap)
+def discover(tap: Tap, run: RunContext) -> list[Stream]:
+    """Entity streams: from the input catalog if any (no swagger), else from swagger.json."""
+    service = RestService(run)
     if tap.input_catalog is not None:
-        return _streams_from_catalog(tap, service)
-    return _streams_from_swagger(tap, service)
+        return _streams_from_catalog(tap, run, service)
+    return _streams_from_swagger(tap, run, service)
 
 
-def _streams_from_catalog(tap: TapAcumatica, service: RestService) -> list[Stream]:
+def _streams_from_catalog(tap: Tap, run: RunContext, service: RestService) -> list[Stream]:
     """Rebuild streams from the catalog: no swagger download on a scheduled sync."""
     assert tap.input_catalog is not None
     streams: list[Stream] = []
@@ -42,19 +44,20 @@ def _streams_from_catalog(tap: TapAcumatica, service: RestService) -> list[Strea
         streams.append(
             EntityStream(
                 tap,
+                run,
                 service,
                 entry.tap_stream_id,
                 entry.schema.to_dict(),
-                keys[0] if keys else None,
+                replication_key=keys[0] if keys else None,
             )
         )
     return streams
 
 
-def _streams_from_swagger(tap: TapAcumatica, service: RestService) -> list[Stream]:
+def _streams_from_swagger(tap: Tap, run: RunContext, service: RestService) -> list[Stream]:
     doc = service.swagger()
     name, version = service.endpoint_name, service.endpoint_version()
-    wanted = tap.settings.entities
+    wanted = run.settings.entities
     specs = parse_entities(doc, only=set(wanted) if wanted else None)
     if wanted:
         unknown = sorted(set(wanted) - set(specs))
@@ -65,19 +68,27 @@ def _streams_from_swagger(tap: TapAcumatica, service: RestService) -> list[Strea
                 f"{', '.join(unknown)}. Endpoint {name}/{version} has "
                 f"{len(known)} entities, e.g. {', '.join(known[:8])}."
             )
-    tap.logger.info("Discovered %d entities in %s/%s.", len(specs), name, version)
+    run.logger.info("Discovered %d entities in %s/%s.", len(specs), name, version)
     streams: list[Stream] = []
     for spec in specs.values():
         schema = spec.json_schema()
-        off = _add_custom_fields(tap, service, spec.name, schema)
+        off = _add_custom_fields(run, service, spec.name, schema)
         streams.append(
-            EntityStream(tap, service, spec.name, schema, spec.stamp, deselected_by_default=off)
+            EntityStream(
+                tap,
+                run,
+                service,
+                spec.name,
+                schema,
+                replication_key=spec.stamp,
+                deselected_by_default=off,
+            )
         )
     return streams
 
 
 def _add_custom_fields(
-    tap: TapAcumatica, service: RestService, entity: str, schema: dict[str, t.Any]
+    run: RunContext, service: RestService, entity: str, schema: dict[str, t.Any]
 ) -> set[str]:
     """Add custom fields from ``$adHocSchema``; returns those not selected by default.
 
@@ -85,7 +96,7 @@ def _add_custom_fields(
     them); fields found by ``discover_custom_fields`` are offered but deselected,
     since an instance can have hundreds and each widens every request.
     """
-    settings = tap.settings
+    settings = run.settings
     wanted = (settings.custom_fields or {}).get(entity) or []
     if not wanted and not settings.discover_custom_fields:
         return set()

@@ -24,8 +24,8 @@ import typing as t
 
 import msgspec
 
-from tap_acumatica.client import decode_json
 from tap_acumatica.datetimes import normalize_datetime
+from tap_acumatica.http.client import decode_json
 from tap_acumatica.rest.metadata import SYSTEM_PROPERTIES, custom_source
 from tap_acumatica.schemas import has_type
 

@@ -15,13 +15,14 @@ from tap_acumatica.rest.metadata import load_swagger
 from tap_acumatica.settings import DEFAULT_ENDPOINT_VERSION
 
 if t.TYPE_CHECKING:
-    from tap_acumatica.client import AcumaticaClient, Run
+    from tap_acumatica.http.client import AcumaticaClient
+    from tap_acumatica.run import RunContext
 
 
 class RestService:
     """``entity/<endpoint_name>/<endpoint_version>/`` of this run (version resolved once)."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RunContext) -> None:
         self._run = run
         self.endpoint_name = run.settings.endpoint_name
         self._wanted_version = run.settings.endpoint_version

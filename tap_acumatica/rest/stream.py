@@ -17,16 +17,19 @@ from tap_acumatica.errors import (
     AcumaticaResponseError,
     OptimizationError,
 )
+from tap_acumatica.query import paging_params
 from tap_acumatica.rest.metadata import SYSTEM_PROPERTIES, custom_source
 from tap_acumatica.rest.records import ListDecoder, selected_schema
 from tap_acumatica.schemas import has_type
-from tap_acumatica.streams import MAX_QUERY_LENGTH, AcumaticaStream, Record
+from tap_acumatica.sync.stream import MAX_QUERY_LENGTH, Record
+from tap_acumatica.sync.windowed import WindowedStream
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk import singerlib as singer
 
     from tap_acumatica.rest.service import RestService
-    from tap_acumatica.tap import TapAcumatica
+    from tap_acumatica.run import RunContext
 
 Options = dict[str, str]
 
@@ -45,25 +48,27 @@ def _split_list(text: str) -> list[str]:
     return [part for part in text.split(",") if part]
 
 
-class EntityStream(AcumaticaStream):
+class EntityStream(WindowedStream):
     """One top-level entity of the endpoint (``Customer``, ``SalesOrder``, …)."""
 
     kind = "entity"
 
     def __init__(
         self,
-        tap: TapAcumatica,
+        tap: Tap,
+        run: RunContext,
         service: RestService,
         name: str,
         schema: dict[str, t.Any],
-        replication_key: str | None,
         *,
+        replication_key: str | None,
         deselected_by_default: t.Collection[str] = (),
     ) -> None:
         # Only the stamp can be a replication key: Acumatica has no $orderby, and windows
         # over any other field would not hold every row changed since the bookmark.
         super().__init__(
             tap,
+            run,
             name,
             schema,
             replication_key=replication_key,
@@ -203,7 +208,7 @@ class EntityStream(AcumaticaStream):
     def fetch(
         self, *, filter_expr: str | None, top: int | None, skip: int, census: bool = False
     ) -> list[Record]:
-        base = self.paging_params(filter_expr, top, skip)
+        base = paging_params(filter_expr, top, skip)
         what = (
             f"{self.name} list"
             + (f" ({filter_expr})" if filter_expr else "")

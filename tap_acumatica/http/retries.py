@@ -5,7 +5,7 @@ Acumatica answers overload with 429/503 (often with ``Retry-After``), long opera
 them apart, so a retry never hammers a server with a request that cannot succeed (a wrong
 password retried would lock the user out). :class:`RateLimiter` spaces request starts for
 ``max_requests_per_minute``. The retry loop itself is python-backoff's, driven by
-:class:`~tap_acumatica.client.AcumaticaClient`.
+:class:`~tap_acumatica.http.client.AcumaticaClient`.
 """
 
 from __future__ import annotations

@@ -27,6 +27,9 @@ from singer_sdk.streams import Stream
 
 from tap_acumatica.errors import ConfigError
 
+if t.TYPE_CHECKING:
+    from tap_acumatica.run import RunContext
+
 METHODS = (REPLICATION_FULL_TABLE, REPLICATION_INCREMENTAL)
 
 
@@ -126,11 +129,13 @@ class CatalogReplication(Stream):
     """Stream side: discovery lists the keys; the catalog's choice is applied with it.
 
     Mixed into the tap's stream base; the stream sets ``valid_replication_keys``,
-    ``default_replication_key`` and ``setting_replication_key`` when it is built.
+    ``default_replication_key`` and ``setting_replication_key`` when it is built, and
+    ``_run`` (the run's context, which holds the catalog's ``replication-method``s).
     """
 
     #: What the stream is, in error messages about its replication ("entity", "inquiry").
     kind = "stream"
+    _run: RunContext
     valid_replication_keys: list[str]
     default_replication_key: str | None
     setting_replication_key: str | None
@@ -152,9 +157,8 @@ class CatalogReplication(Stream):
         # (the SDK takes the entry's first, so a `forced-replication-method: FULL_TABLE`
         # added to a discovered catalog would lose to the INCREMENTAL discovery wrote).
         root = entry.metadata.get(())
-        requested = getattr(self._tap, "requested_replication_methods", {})
         method = (
-            requested.get(self.tap_stream_id)
+            self._run.requested_replication_methods.get(self.tap_stream_id)
             or getattr(root, "forced_replication_method", None)
             or entry.replication_method
         )

@@ -1,15 +1,5 @@
 """DAC-based OData v4: every data access class (table) of the ERP as a stream.
 
-Two URL families serve the same DACs:
-
-* ``v4``: ``<url>/t/<company>/api/odata/dac/`` (Acumatica's paths since 2024);
-* ``legacy``: ``<url>/ODatav4/<company>/`` (the tenant segment may be left out on
-  single-tenant sites).
-
-``odata_url_style: auto`` probes the v4 service document, then the legacy one, and logs
-which it uses. A pasted service URL (``…/t/MyCompany/api/odata/dac/`` or ``…/ODatav4/…``)
-gives the family and the tenant.
-
 Reading, unlike REST and generic inquiries, can rely on ``$orderby``: a DAC with
 ``LastModifiedDateTime`` is read by **keyset** - ordered by (stamp, keys), each page
 continuing after the last (stamp, keys) read, up to the run's fixed upper bound
@@ -19,12 +9,9 @@ bookmark advances after every page to just before the last stamp read (rows shar
 stamp may follow), then to the bound when the range is done. A DAC without the stamp is
 read in full by keyset on its keys.
 
-Deletes (``detect_deletes``): ``<set>/px.GetDeletedRecords()`` lists removed records
-(NoteID, DeleteDate) of DACs with deletion tracking (SM207010), kept 10 days by default;
-each incremental run reads it since its own bookmark and emits one record per removed row
-with ``NoteID`` and ``_sdc_deleted_at``. Rows soft-deleted in tables with
-``DeletedDatabaseRecord`` are asked for with header ``PX-ApiDeleted: SHOW`` and emitted with
-``_sdc_deleted_at``.
+Deletes (``detect_deletes``): rows soft-deleted in tables with ``DeletedDatabaseRecord``
+are asked for with header ``PX-ApiDeleted: SHOW`` and emitted with ``_sdc_deleted_at``;
+removed rows come from the deleted-records feed (:mod:`tap_acumatica.dac.deletes`).
 """
 
 from __future__ import annotations
@@ -32,40 +19,36 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from tap_acumatica.clock import safe_bookmark
-from tap_acumatica.datetimes import BEFORE_ANY_STAMP, format_utc, parse_datetime
+from tap_acumatica.dac.deletes import DeletedRecords
+from tap_acumatica.dac.metadata import DELETED_AT, SOFT_DELETE_FLAG
+from tap_acumatica.dac.service import ROLE_HINT, DacService
+from tap_acumatica.datetimes import format_utc, parse_datetime
 from tap_acumatica.errors import (
     AcumaticaResponseError,
-    body_detail,
     raise_unless_ok,
 )
-from tap_acumatica.odata.dac.metadata import DELETED_AT, SOFT_DELETE_FLAG
-from tap_acumatica.odata.dac.service import ROLE_HINT, DacService
-from tap_acumatica.odata.records import compile_record, keyset_after, literal_kind
-from tap_acumatica.streams import MAX_QUERY_LENGTH, AcumaticaStream, Record
-from tap_acumatica.windows import RESOLUTION
+from tap_acumatica.odata import compile_record
+from tap_acumatica.query import keyset_after, literal_kind, paging_params, window_filter
+from tap_acumatica.sync.stream import MAX_QUERY_LENGTH, AcumaticaStream, Record
+from tap_acumatica.sync.windows import RESOLUTION
 
 if t.TYPE_CHECKING:
     import requests
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_acumatica.tap import TapAcumatica
-
-DELETE_RETENTION_DAYS = 10
-DELETES_BOOKMARK = "deletes_since"
+    from tap_acumatica.run import RunContext
 
 
-# --- the stream ------------------------------------------------------------------------------
-
-
-class DacStream(AcumaticaStream):
+class DacStream(DeletedRecords, AcumaticaStream):
     """One DAC, read by keyset (incremental on LastModifiedDateTime where it has it)."""
 
     filter_dialect = "odata4"
 
     def __init__(
         self,
-        tap: TapAcumatica,
+        tap: Tap,
+        run: RunContext,
         service: DacService,
         name: str,
         schema: dict[str, t.Any],
@@ -76,7 +59,7 @@ class DacStream(AcumaticaStream):
         replication_key: str | None,
     ) -> None:
         super().__init__(
-            tap, name, schema, replication_key=replication_key, primary_keys=primary_keys
+            tap, run, name, schema, replication_key=replication_key, primary_keys=primary_keys
         )
         self.service = service
         self.entity_set = entity_set
@@ -85,6 +68,9 @@ class DacStream(AcumaticaStream):
         props = schema.get("properties", {})
         self.detect_deletes = self.settings.detect_deletes
         self.soft_deletes = SOFT_DELETE_FLAG in props
+        #: The upper bound of this run's record read: the deleted-records feed is read up
+        #: to the same bound (None until an incremental read fixed it).
+        self._deletes_end = None
 
     def describe(self) -> str:
         return f"DAC {self.name!r}"
@@ -137,7 +123,7 @@ class DacStream(AcumaticaStream):
             params["$select"] = select
         if orderby:
             params["$orderby"] = ",".join(orderby)
-        params.update(self.paging_params(filter_expr, top, skip))
+        params.update(paging_params(filter_expr, top, skip))
         what = self.describe() + (f" ({filter_expr})" if filter_expr else "")
         response = self.client.request(
             "GET", self.path, params=params, what=what, headers=self._headers()
@@ -221,8 +207,6 @@ class DacStream(AcumaticaStream):
                 "%s: nothing to read, bookmark is at the snapshot end.", self.describe()
             )
             return
-        from tap_acumatica.filters import window_filter
-
         bounds = window_filter(stamp, start, end, "odata4")
         self.logger.info("%s: reading changes after %s by keyset.", self.describe(), start)
         bookmark = start
@@ -244,81 +228,3 @@ class DacStream(AcumaticaStream):
         self.client.open()
         for rows in self._keyset(None):
             yield from self._emit(rows)
-
-    # Deletes ----------------------------------------------------------------------------------
-
-    def _read_deletes(self, context: Context | None) -> t.Iterator[Record]:
-        state = self.get_context_state(context)
-        end: dt.datetime | None = getattr(self, "_deletes_end", None)
-        if end is None:
-            return
-        since_text = state.get(DELETES_BOOKMARK)
-        if not since_text:
-            # First run: every row that exists was just read; deletes from now on count.
-            self._set_deletes_bookmark(context, self._settled(end, BEFORE_ANY_STAMP))
-            return
-        since = parse_datetime(str(since_text))
-        server_now = self._server_date or end
-        if server_now - since > dt.timedelta(days=DELETE_RETENTION_DAYS):
-            self.logger.warning(
-                "%s: the last delete check was %s, more than the %d days Acumatica keeps "
-                "deleted records by default (SM207010 'Days to Keep Records'): deletes "
-                "before that may have been missed; a full-table reload finds them.",
-                self.describe(),
-                since.isoformat(),
-                DELETE_RETENTION_DAYS,
-            )
-        if end <= since:
-            return
-        from tap_acumatica.filters import window_filter
-
-        flt = window_filter("DeleteDate", since, end, "odata4")
-        url = self.path + "/px.GetDeletedRecords()"
-        page, skip, found = self.page_size, 0, 0
-        while True:
-            # The range is closed (DeleteDate <= end, fixed): new deletes land after it,
-            # so $skip paging over it is stable.
-            params = {"$filter": flt, "$orderby": "DeleteDate", "$top": page}
-            if skip:
-                params["$skip"] = skip
-            what = f"{self.describe()} deleted records ({flt})"
-            response = self.client.request("GET", url, params=params, what=what)
-            if response.status_code in (400, 404, 501):
-                self.logger.warning(
-                    "%s: no deleted-records feed (%s), so deletes are not detected. Add the "
-                    "DAC on the Deleted Records Tracking form (SM207010) to track them.",
-                    self.describe(),
-                    body_detail(response),
-                )
-                return
-            raise_unless_ok(response, what, self._explain_status)
-            rows = self._rows(response, what)
-            for row in rows:
-                note = row.get("NoteID") or row.get("RefNoteID")
-                when = row.get("DeleteDate")
-                if not note or not isinstance(when, str):
-                    continue
-                found += 1
-                self._emitted += 1
-                record: Record = dict.fromkeys(self.keys)
-                record["NoteID"] = note
-                record[DELETED_AT] = format_utc(parse_datetime(when))
-                yield record
-            if len(rows) < page:
-                break
-            skip += page
-        self.logger.info("%s: %d deleted records since %s.", self.describe(), found, since_text)
-        self._set_deletes_bookmark(context, self._settled(end, since))
-
-    def _settled(self, end: dt.datetime, since: dt.datetime) -> dt.datetime:
-        """The delete bookmark, held back by ``settle_seconds`` like the record bookmark:
-        a delete committed late (or in the second of the ``Date`` header) is read next run."""
-        if self._server_date is None:
-            return since
-        return safe_bookmark(end, self._server_date, self.settings.settle_seconds, since)
-
-    def _set_deletes_bookmark(self, context: Context | None, value: dt.datetime) -> None:
-        state = self.get_context_state(context)
-        state[DELETES_BOOKMARK] = format_utc(value)
-        self.state_manager.is_flushed = False
-        self._write_state_message()

@@ -22,15 +22,14 @@ import msgspec
 import requests
 from requests.adapters import HTTPAdapter
 
-from tap_acumatica.clock import ServerClock
 from tap_acumatica.errors import (
     AcumaticaAPIError,
     AcumaticaError,
     AcumaticaResponseError,
     body_detail,
 )
-from tap_acumatica.logs import redact_secrets
-from tap_acumatica.retries import (
+from tap_acumatica.http.clock import ServerClock
+from tap_acumatica.http.retries import (
     RETRY_STATUSES,
     TRANSPORT_ERRORS,
     RateLimiter,
@@ -42,31 +41,37 @@ from tap_acumatica.retries import (
     short,
     wait_gen,
 )
-from tap_acumatica.settings import Settings, normalize_base_url
+from tap_acumatica.logs import redact_secrets
+from tap_acumatica.urls import normalize_base_url
 
 if t.TYPE_CHECKING:
-    from tap_acumatica.auth import AcumaticaAuth
+    from tap_acumatica.settings import Settings
 
 LOGGER = logging.getLogger("tap_acumatica.client")
 
 _JSON = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
 
-class Run(t.Protocol):
-    """What services and streams need of the run: its one client and its logger.
+class Authenticator(t.Protocol):
+    """What the client needs of the way a run signs in (implemented in :mod:`tap_acumatica.auth`).
 
-    :class:`~tap_acumatica.tap.TapAcumatica` is one; the API packages depend on this
-    protocol instead of on the tap, so they never import it at run time.
+    ``open`` signs in once per run (renewing credentials about to expire), ``__call__``
+    puts credentials on a request, ``reauthenticate`` signs in again after a 401 unless
+    another thread already did (``generation`` counts sign-ins), ``close`` signs out, and
+    ``secrets`` lists the live values (tokens, cookies) to redact.
     """
 
-    @property
-    def client(self) -> AcumaticaClient: ...
+    generation: int
 
-    @property
-    def logger(self) -> logging.Logger: ...
+    def open(self, client: AcumaticaClient) -> None: ...
 
-    @property
-    def settings(self) -> Settings: ...
+    def reauthenticate(self, client: AcumaticaClient, seen_generation: int) -> None: ...
+
+    def close(self, client: AcumaticaClient) -> None: ...
+
+    def secrets(self) -> list[str]: ...
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest: ...
 
 
 class _BadJSON(AcumaticaResponseError):
@@ -100,8 +105,7 @@ def ensure_json_api(response: requests.Response, what: str, base_url: str) -> No
 class AcumaticaClient:
     """Session, sign-in, retries, the concurrency cap and secret redaction for one run."""
 
-    def __init__(self, config: Settings | t.Mapping[str, t.Any], auth: AcumaticaAuth) -> None:
-        settings = Settings.of(config)
+    def __init__(self, settings: Settings, auth: Authenticator) -> None:
         self.settings = settings
         self.base_url = normalize_base_url(settings.url)
         self.auth = auth
@@ -134,7 +138,7 @@ class AcumaticaClient:
             )
         self._config_secrets = settings.secret_values()
         #: The server's clock as this run sees it (``Date`` headers) and the run's upper
-        #: bound for incremental reads (see :mod:`tap_acumatica.clock`).
+        #: bound for incremental reads (see :mod:`tap_acumatica.http.clock`).
         self.clock = ServerClock()
         self.requests_sent = 0
         self._closing = False
@@ -299,11 +303,11 @@ class AcumaticaClient:
             )
 
     def _backoff_wait(self, attempt: int) -> float:
-        """Seconds before retry ``attempt + 1`` (see :func:`tap_acumatica.retries.backoff_wait`)."""
+        """Seconds before retry ``attempt + 1`` (see :func:`.retries.backoff_wait`)."""
         return backoff_wait(attempt, self.backoff_factor, self.backoff_max)
 
     def _wait_gen(self) -> t.Generator[float, t.Any, None]:
-        """The waits between attempts (see :func:`tap_acumatica.retries.wait_gen`)."""
+        """The waits between attempts (see :func:`tap_acumatica.http.retries.wait_gen`)."""
         return wait_gen(self.backoff_factor, self.backoff_max)
 
     def _send_with_retries(

@@ -5,9 +5,9 @@ the Generic Inquiry screen (SM208000).
 
 Reading: ``$top/$skip`` with a stable ``$orderby`` (the keys, or every column when there
 are none; a column the server refuses to sort is dropped from the ordering) through the
-shared :class:`~tap_acumatica.streams.AcumaticaStream` machinery (overlapping pages with an
+shared :class:`~tap_acumatica.sync.windowed.WindowedStream` machinery (overlapping pages with an
 anchor check; windowed incremental reads when ``inquiry_replication_keys`` names a
-date-time column). Values are converted by :mod:`tap_acumatica.odata.records`.
+date-time column). Values are converted by :mod:`tap_acumatica.odata`.
 """
 
 from __future__ import annotations
@@ -21,20 +21,23 @@ from tap_acumatica.errors import (
     body_detail,
     raise_unless_ok,
 )
-from tap_acumatica.odata.metadata import datetime_columns, type_name_of
-from tap_acumatica.odata.records import compile_record, odata_literal, rows_of
-from tap_acumatica.streams import AcumaticaStream, Record
+from tap_acumatica.inquiries.metadata import datetime_columns, type_name_of
+from tap_acumatica.odata import compile_record, rows_of
+from tap_acumatica.query import odata_literal, paging_params
+from tap_acumatica.sync.stream import Record
+from tap_acumatica.sync.windowed import WindowedStream
 
 if t.TYPE_CHECKING:
     import requests
+    from singer_sdk import Tap
 
-    from tap_acumatica.odata.service import ODataService
-    from tap_acumatica.tap import TapAcumatica
+    from tap_acumatica.inquiries.service import InquiryService
+    from tap_acumatica.run import RunContext
 
 MAX_NEXT_LINKS = 100
 
 
-class InquiryStream(AcumaticaStream):
+class InquiryStream(WindowedStream):
     """One generic inquiry (entity set) of the OData GI service.
 
     Read in full unless a date-time column is chosen as its replication key, in the
@@ -45,8 +48,9 @@ class InquiryStream(AcumaticaStream):
 
     def __init__(
         self,
-        tap: TapAcumatica,
-        service: ODataService,
+        tap: Tap,
+        run: RunContext,
+        service: InquiryService,
         name: str,
         schema: dict[str, t.Any],
         *,
@@ -57,6 +61,7 @@ class InquiryStream(AcumaticaStream):
     ) -> None:
         super().__init__(
             tap,
+            run,
             name,
             schema,
             replication_key=replication_key,
@@ -72,7 +77,6 @@ class InquiryStream(AcumaticaStream):
         self._order_lock = threading.Lock()
         columns = list(schema.get("properties", {}))
         self._order: list[str] = list(keys) if keys else columns
-        self._unsortable: set[str] = set()
 
     # URL family ------------------------------------------------------------------------------
 
@@ -109,8 +113,8 @@ class InquiryStream(AcumaticaStream):
         Only its ``Date`` header is used; a refusal shows up, explained, on the next read."""
         self.client.request(
             "GET",
-            self.client.url(self.service.root(self.family)),
-            params=self.service.base_params(self.family),
+            self.service.root(self.family),
+            params=self.service.document_params(self.family),
             what="OData service document",
         )
 
@@ -129,7 +133,7 @@ class InquiryStream(AcumaticaStream):
     def _params(
         self, *, filter_expr: str | None, top: int | None, skip: int, census: bool, order: list[str]
     ) -> dict[str, t.Any]:
-        params: dict[str, t.Any] = dict(self.service.base_params(self.family))
+        params: dict[str, t.Any] = dict(self.service.document_params(self.family))
         if self.parameters is not None and self.family == "legacy":
             for k, v in self.parameters.items():
                 params[str(k)] = odata_literal(v)
@@ -141,7 +145,7 @@ class InquiryStream(AcumaticaStream):
                 params["$select"] = ",".join(chosen)
         if order:
             params["$orderby"] = ",".join(order)
-        params.update(self.paging_params(filter_expr, top, skip))
+        params.update(paging_params(filter_expr, top, skip))
         return params
 
     # Requests -------------------------------------------------------------------------------------
@@ -154,7 +158,7 @@ class InquiryStream(AcumaticaStream):
             + (f" ({filter_expr})" if filter_expr else "")
             + (f" $skip={skip}" if skip else "")
         )
-        url = self.client.url(self.path)
+        url = self.path
         while True:
             with self._order_lock:
                 order = list(self._order)
@@ -227,7 +231,6 @@ class InquiryStream(AcumaticaStream):
             for column in named:
                 if column in self._order:
                     self._order.remove(column)
-                    self._unsortable.add(column)
         self.logger.warning(
             "%s: the server cannot sort by %s (%s); ordering by the other columns.",
             self.describe(),

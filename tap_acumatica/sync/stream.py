@@ -1,15 +1,18 @@
-"""AcumaticaStream: the reading strategy shared by every Acumatica API.
+"""AcumaticaStream: the base of every Acumatica stream, and what all reads share.
 
-:class:`AcumaticaStream` is the one base of REST entities and OData inquiries. It owns the
-reading strategy, which the SDK's paginators cannot express for Acumatica:
+The SDK's paginators cannot express how Acumatica must be read, so this base owns:
 
-* incremental streams read stamp windows ``(start, end]`` fixed at the run's start, each
-  in one request, in time order, advancing the bookmark after every complete window
-  (see :mod:`tap_acumatica.windows` for why);
-* full-table streams page with ``$top/$skip`` pages that overlap by one row, so a row
-  inserted or removed while we page is noticed instead of silently shifting others away;
-* requests overlap up to ``max_concurrent_requests`` while records are emitted in order
-  (the concurrent machinery is :mod:`tap_acumatica.paging`).
+* the run's client and settings (from the :class:`~tap_acumatica.run.RunContext`), shared
+  by every stream: one login, one concurrency cap;
+* the incremental range ``(bookmark, upper bound]`` of a run and the bookmark written after
+  every complete part of it (the rule is :mod:`tap_acumatica.sync.bookmarks`); how the
+  range is read is the subclass's: stamp windows (:mod:`tap_acumatica.sync.windowed`) or a
+  keyset (:mod:`tap_acumatica.dac.stream`);
+* full-table reads: ``$top/$skip`` pages that overlap by one row, so a row inserted or
+  removed while we page is noticed instead of silently shifting others away
+  (:mod:`tap_acumatica.sync.paging`);
+* record messages without the SDK's per-record passes, progress logs, and the re-read
+  count of the ``settle_seconds`` margin.
 
 Subclasses say how to fetch one request (:meth:`fetch`) and what identifies a row.
 """
@@ -21,41 +24,36 @@ import logging
 import sys
 import time
 import typing as t
-from array import array
-from collections import deque
 
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
-from tap_acumatica.clock import safe_bookmark, upper_bound
 from tap_acumatica.datetimes import (
     BEFORE_ANY_STAMP,
     UTC,
     format_utc,
     parse_datetime,
     parse_start_date,
-    stamp_ms,
     truncate_ms,
 )
 from tap_acumatica.errors import AcumaticaError
-from tap_acumatica.filters import paging_params, window_filter
-from tap_acumatica.output import mapped_record_messages
-from tap_acumatica.paging import PageSizing, census_pages, ordered_windows, read_with_anchor
-from tap_acumatica.replication import CatalogReplication
-from tap_acumatica.windows import CensusPlan, Window, split_at_quantiles
+from tap_acumatica.messages import mapped_record_messages
+from tap_acumatica.sync.bookmarks import UPPER_BOUND_KEY, safe_bookmark, upper_bound
+from tap_acumatica.sync.paging import PageSizing, read_with_anchor
+from tap_acumatica.sync.replication import CatalogReplication
+from tap_acumatica.sync.windows import Window
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_acumatica.client import AcumaticaClient, Run
+    from tap_acumatica.http.client import AcumaticaClient
+    from tap_acumatica.run import RunContext
     from tap_acumatica.settings import Settings
-    from tap_acumatica.tap import TapAcumatica
 
 Record = dict[str, t.Any]
 MAX_QUERY_LENGTH = 1800  # IIS refuses query strings over 2048 bytes by default
-#: Extra key of a stream's state: the upper bound of the run that wrote the bookmark.
-UPPER_BOUND_KEY = "replication_key_upper_bound"
 
 
 class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
@@ -73,18 +71,20 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
 
     def __init__(
         self,
-        tap: TapAcumatica,
+        tap: Tap,
+        run: RunContext,
         name: str,
         schema: dict[str, t.Any],
+        *,
         replication_key: str | None = None,
         primary_keys: list[str] | None = None,
-        *,
         valid_replication_keys: t.Sequence[str] | None = None,
         default_replication_key: str | None = None,
         setting_replication_key: str | None = None,
     ) -> None:
-        #: The run (its client and settings), as the small protocol the streams need.
-        self._acumatica_tap: Run = tap
+        #: What the run shares: its settings, client and logger (the SDK's ``tap`` is only
+        #: the SDK's own plumbing here).
+        self._run = run
         super().__init__(tap=tap, name=name, schema=schema)
         self.primary_keys = primary_keys or []
         self.replication_key = replication_key
@@ -113,12 +113,12 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
 
     @property
     def client(self) -> AcumaticaClient:
-        return self._acumatica_tap.client
+        return self._run.client
 
     @property
     def settings(self) -> Settings:
         """The run's settings (built once by the tap)."""
-        return self._acumatica_tap.settings
+        return self._run.settings
 
     @property
     def url_base(self) -> str:
@@ -144,9 +144,6 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
         """One request: records (transformed), or for ``census`` rows holding the stamp."""
         raise NotImplementedError
 
-    #: ``$filter``/``$top``/``$skip`` of one request (see :func:`filters.paging_params`).
-    paging_params = staticmethod(paging_params)
-
     def record_identity(self, record: Record) -> t.Any:
         """What tells two rows apart (``id`` for REST entities)."""
         return record.get("id")
@@ -160,7 +157,7 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
         self, record: Record
     ) -> t.Generator[singer.RecordMessage, None, None]:
         """The SDK's record path minus the two per-record passes that are no-ops here
-        (see :func:`tap_acumatica.output.mapped_record_messages`)."""
+        (see :func:`tap_acumatica.messages.mapped_record_messages`)."""
         if not self.records_pruned or self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
             yield from super()._generate_record_messages(record)
             return
@@ -184,7 +181,7 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
     def _advance_bookmark(self, context: Context | None, window_end: dt.datetime) -> None:
         """Bookmark a complete window: its end, held back to the server's clock of the
         run's start minus ``settle_seconds`` (rows stamped after that may still commit),
-        never below the bookmark the run started from (:func:`clock.safe_bookmark`)."""
+        never below the bookmark the run started from (see :mod:`tap_acumatica.sync.bookmarks`)."""
         assert self._bound is not None
         assert self._server_date is not None
         assert self._first_bookmark is not None
@@ -241,7 +238,7 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
 
     def snapshot_end(self) -> dt.datetime:
         """The run's fixed upper bound: one second past the server's clock when the run
-        started reading (shared by every stream; see :mod:`tap_acumatica.clock`)."""
+        started reading (shared by every stream; see :mod:`tap_acumatica.sync.bookmarks`)."""
         self.client.open()
         self._server_date = self.client.clock.run_date(self.read_server_clock)
         return truncate_ms(upper_bound(self._server_date))
@@ -262,11 +259,6 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
                 return dt.datetime.fromtimestamp(parsed.timestamp(), tz=UTC)
         return BEFORE_ANY_STAMP
 
-    def _fetch_window(self, window: Window, top: int | None = None, skip: int = 0) -> list[Record]:
-        assert self.replication_key
-        flt = window_filter(self.replication_key, window.start, window.end, self.filter_dialect)
-        return self.fetch(filter_expr=flt, top=top, skip=skip)
-
     def _begin_incremental(self, context: Context | None) -> tuple[dt.datetime, dt.datetime]:
         """The range ``(bookmark, upper bound]`` this run reads, remembered for the
         bookmarks it writes and for counting the rows of the previous run's margin."""
@@ -278,120 +270,8 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
         return start, end
 
     def _read_incremental(self, context: Context | None) -> t.Iterator[Record]:
-        """Read ``(start, end]``: a census of stamps first, then windows planned full.
-
-        Every request costs the ERP a scan of the table (there is no index on the stamp)
-        and every whole row costs far more than a stamp, so the plan spends narrowed rows
-        to save requests and whole rows: the first request is the census (``$select`` of
-        the stamp; when it holds every row, it is the only census request), then the
-        windows it plans, each read in one request. No whole row is read twice unless the
-        table changed under the plan.
-        """
-        start, end = self._begin_incremental(context)
-        if end <= start:
-            self.logger.info(
-                "%s: nothing to read, bookmark %s is at the snapshot end.",
-                self.describe(),
-                start.isoformat(),
-            )
-            return
-        whole = Window(start, end)
-        self.logger.info("%s: reading changes in %s.", self.describe(), whole)
-        pages = self._census(whole)
-        counted = sum(len(p) for p in pages)
-        if not counted:
-            self._advance_bookmark(context, end)
-            return
-        plan = CensusPlan(start, end, pages)
-        del pages
-        if counted > self.page_size:
-            self.logger.info(
-                "%s: %d changed records by the census; reading them in windows of at most "
-                "%d records.",
-                self.describe(),
-                counted,
-                self._window_rows(),
-            )
-
-        def more_windows() -> list[Window] | None:
-            window = plan.next_window(self._window_rows())
-            return None if window is None else [window]
-
-        yield from self._read_windows(context, deque(), more_windows)
-
-    def _census(self, window: Window) -> list[array[int]]:
-        """The stamps (epoch ms) of the rows in ``window``, one sorted array per census
-        request (8 bytes a stamp): a plan, not a promise.
-
-        ``$select`` of the stamp alone (narrowed rows, a fraction of a whole row's cost),
-        ``census_rows`` per request, continued with ``$skip`` until a short page. Rows may
-        move between census pages (a stale census only makes windows over- or under-full,
-        and an overfull one is split when read), and without an index on the stamp a
-        ``$skip`` costs the server no more than the scan every filtered request pays. With
-        ``max_concurrent_requests`` above 1, the next pages are asked for together
-        (:func:`tap_acumatica.paging.census_pages`).
-        """
-        assert self.replication_key
-        key = self.replication_key
-        size = self.census_rows
-        flt = window_filter(key, window.start, window.end, self.filter_dialect)
-
-        def census_page(skip: int) -> array[int]:
-            rows = self.fetch(filter_expr=flt, top=size, skip=skip, census=True)
-            return array("q", sorted(stamp_ms(value) for r in rows if (value := r.get(key))))
-
-        return census_pages(
-            census_page, size, ahead=max(1, self.client.concurrency - 1), name=self.name
-        )
-
-    def _read_windows(
-        self,
-        context: Context | None,
-        queue: deque[Window],
-        more: t.Callable[[], list[Window] | None] | None = None,
-    ) -> t.Iterator[Record]:
-        page = self.page_size
-
-        def read(window: Window) -> list[Record] | None:
-            if window.census > page:
-                return None  # crowded: paged below, lazily, in time order
-            return self._fetch_window(window, page + 1)
-
-        # One request queued and one thread more than connections (see ordered_windows).
-        for window, rows in ordered_windows(
-            queue,
-            read,
-            page,
-            depth=self.client.concurrency + 1,
-            name=self.name,
-            more=more,
-            split=self._split_overflow,
-        ):
-            records = rows if rows is not None and len(rows) <= page else self._page_window(window)
-            del rows
-            yield from self._emit(records)
-            del records
-            self._advance_bookmark(context, window.end)
-            self._log_progress(window)
-
-    def _split_overflow(self, window: Window, rows: list[Record]) -> list[Window]:
-        """Halves of a window that held more rows than a request may return, cut at the
-        median stamp of the rows it did return (a census gone stale, a late commit)."""
-        key = str(self.replication_key)
-        found = sorted(stamp_ms(v) for r in rows if isinstance(v := r.get(key), str))
-        return split_at_quantiles(window, found, parts=2)
-
-    def _page_window(self, window: Window) -> t.Iterator[Record]:
-        """Page a window too full to split (one stamp shared by more rows than a page)."""
-        self.logger.info(
-            "%s: window %s holds more than one page of rows with one stamp; "
-            "paging it with overlap checks.",
-            self.describe(),
-            window,
-        )
-        yield from self._read_with_anchor(
-            lambda skip, top: self._fetch_window(window, top=top, skip=skip), concurrent=False
-        )
+        """Read ``(bookmark, upper bound]`` (each strategy says how; see the subclasses)."""
+        raise NotImplementedError
 
     def _read_full_table(self) -> t.Iterator[Record]:
         self.client.open()
@@ -406,7 +286,7 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
         self, fetch: t.Callable[[int, int], list[Record]], concurrent: bool
     ) -> t.Iterator[Record]:
         """``$skip`` paging that notices rows shifting under it (see
-        :func:`tap_acumatica.paging.read_with_anchor`); pages are prefetched concurrently
+        :func:`tap_acumatica.sync.paging.read_with_anchor`); pages are prefetched concurrently
         when ``concurrent`` and the client allows more than one request at a time."""
         return read_with_anchor(
             fetch,

@@ -2,7 +2,7 @@
 
 Streams are named as the entity sets; their JSON schema comes from the EDM types, their
 keys from ``<Key>`` (an inquiry with grouping has none). The EDM type map is shared with
-the DAC-based OData service (:mod:`tap_acumatica.odata.dac.metadata`).
+the DAC-based OData service (:mod:`tap_acumatica.odata`).
 """
 
 from __future__ import annotations
@@ -13,32 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from tap_acumatica.errors import AcumaticaResponseError
-
-DATETIME_TYPES = frozenset({"Edm.DateTime", "Edm.DateTimeOffset"})
-
-# EDM primitive type -> JSON schema (every column nullable: GIs return NULLs for outer joins
-# even where the DAC field is not nullable).
-EDM_SCHEMAS: dict[str, dict[str, t.Any]] = {
-    "Edm.String": {"type": ["string", "null"]},
-    "Edm.Byte": {"type": ["integer", "null"]},
-    "Edm.SByte": {"type": ["integer", "null"]},
-    "Edm.Int16": {"type": ["integer", "null"]},
-    "Edm.Int32": {"type": ["integer", "null"]},
-    "Edm.Int64": {"type": ["integer", "null"]},
-    "Edm.Decimal": {"type": ["number", "null"]},
-    "Edm.Double": {"type": ["number", "null"]},
-    "Edm.Single": {"type": ["number", "null"]},
-    "Edm.Boolean": {"type": ["boolean", "null"]},
-    "Edm.DateTime": {"type": ["string", "null"], "format": "date-time"},
-    "Edm.DateTimeOffset": {"type": ["string", "null"], "format": "date-time"},
-    "Edm.Date": {"type": ["string", "null"], "format": "date"},
-    "Edm.TimeOfDay": {"type": ["string", "null"], "format": "time"},
-    "Edm.Time": {"type": ["string", "null"]},
-    "Edm.Duration": {"type": ["string", "null"]},
-    "Edm.Guid": {"type": ["string", "null"], "format": "uuid"},
-    "Edm.Binary": {"type": ["string", "null"], "contentEncoding": "base64"},
-}
-_FALLBACK_SCHEMA = {"type": ["string", "null"]}
+from tap_acumatica.odata import edm_schema
 
 
 def type_name_of(entity_set: str) -> str:
@@ -64,10 +39,7 @@ class InquirySpec:
     def json_schema(self) -> dict[str, t.Any]:
         return {
             "type": "object",
-            "properties": {
-                name: dict(EDM_SCHEMAS.get(edm, _FALLBACK_SCHEMA))
-                for name, edm in self.columns.items()
-            },
+            "properties": {name: edm_schema(edm) for name, edm in self.columns.items()},
         }
 
 

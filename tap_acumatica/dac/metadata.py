@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from tap_acumatica.errors import AcumaticaResponseError
-from tap_acumatica.odata.metadata import EDM_SCHEMAS
+from tap_acumatica.odata import EDM_SCHEMAS, FALLBACK_SCHEMA
 
 #: The stamp Acumatica sets on every save (audit fields; most DACs have it).
 STAMP = "LastModifiedDateTime"
@@ -26,7 +26,6 @@ STAMP = "LastModifiedDateTime"
 SOFT_DELETE_FLAG = "DeletedDatabaseRecord"
 #: Singer's (and the SDK targets') marker of a deleted record.
 DELETED_AT = "_sdc_deleted_at"
-_FALLBACK = {"type": ["string", "null"]}
 _SHARED = {edm: dict(schema) for edm, schema in EDM_SCHEMAS.items()}
 
 
@@ -64,7 +63,7 @@ class DacSpec:
     def json_schema(self) -> dict[str, t.Any]:
         # One shared (read-only) dict per EDM type: ~2,500 DACs of ~80 columns each would
         # otherwise hold 200,000 copies of a dozen small dicts.
-        props = {name: _SHARED.get(edm, _FALLBACK) for name, edm in self.properties.items()}
+        props = {name: _SHARED.get(edm, FALLBACK_SCHEMA) for name, edm in self.properties.items()}
         props[DELETED_AT] = _SHARED["Edm.DateTimeOffset"]
         return {"type": "object", "properties": props}
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 import typing as t
 
 from tap_acumatica.errors import ConfigError
-from tap_acumatica.odata.metadata import DATETIME_TYPES, type_name_of
-from tap_acumatica.odata.service import FAMILY_LABEL, ODataService
-from tap_acumatica.odata.stream import InquiryStream
+from tap_acumatica.inquiries.metadata import type_name_of
+from tap_acumatica.inquiries.service import FAMILY_LABEL, InquiryService
+from tap_acumatica.inquiries.stream import InquiryStream
+from tap_acumatica.odata import DATETIME_TYPES
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.streams import Stream
 
-    from tap_acumatica.tap import TapAcumatica
+    from tap_acumatica.run import RunContext
 
 
 def _lookup(
@@ -27,8 +29,8 @@ def _lookup(
     return False, None
 
 
-def _settings(tap: TapAcumatica) -> tuple[list[str] | None, dict[str, t.Any], dict[str, str]]:
-    settings = tap.settings
+def _settings(run: RunContext) -> tuple[list[str] | None, dict[str, t.Any], dict[str, str]]:
+    settings = run.settings
     wanted = settings.inquiries
     if wanted is not None and (
         not isinstance(wanted, list) or not all(isinstance(w, str) for w in wanted)
@@ -49,16 +51,16 @@ def _settings(tap: TapAcumatica) -> tuple[list[str] | None, dict[str, t.Any], di
     return wanted, params, stamps
 
 
-def discover(tap: TapAcumatica) -> list[Stream]:
+def discover(tap: Tap, run: RunContext) -> list[Stream]:
     """Streams of the GI service: from the input catalog if any, else from ``$metadata``."""
-    service = ODataService(tap)
+    service = InquiryService(run)
     if tap.input_catalog is not None:
-        return _streams_from_catalog(tap, service)
-    return _streams_from_metadata(tap, service)
+        return _streams_from_catalog(tap, run, service)
+    return _streams_from_metadata(tap, run, service)
 
 
-def _streams_from_catalog(tap: TapAcumatica, service: ODataService) -> list[Stream]:
-    _, params, stamps = _settings(tap)
+def _streams_from_catalog(tap: Tap, run: RunContext, service: InquiryService) -> list[Stream]:
+    _, params, stamps = _settings(run)
     assert tap.input_catalog is not None
     streams: list[Stream] = []
     for entry in tap.input_catalog.values():
@@ -74,6 +76,7 @@ def _streams_from_catalog(tap: TapAcumatica, service: ODataService) -> list[Stre
         streams.append(
             InquiryStream(
                 tap,
+                run,
                 service,
                 name,
                 schema,
@@ -85,8 +88,8 @@ def _streams_from_catalog(tap: TapAcumatica, service: ODataService) -> list[Stre
     return streams
 
 
-def _streams_from_metadata(tap: TapAcumatica, service: ODataService) -> list[Stream]:
-    wanted, params, stamps = _settings(tap)
+def _streams_from_metadata(tap: Tap, run: RunContext, service: InquiryService) -> list[Stream]:
+    wanted, params, stamps = _settings(run)
     specs = service.metadata()
     if wanted is not None:
         unknown = [w for w in wanted if w not in specs]
@@ -131,6 +134,7 @@ def _streams_from_metadata(tap: TapAcumatica, service: ODataService) -> list[Str
         streams.append(
             InquiryStream(
                 tap,
+                run,
                 service,
                 spec.name,
                 spec.json_schema(),
@@ -141,7 +145,7 @@ def _streams_from_metadata(tap: TapAcumatica, service: ODataService) -> list[Str
             )
         )
     if skipped:
-        tap.logger.info(
+        run.logger.info(
             "Skipped parameterised inquir%s %s: set their values in "
             "'inquiry_parameters' to read them.",
             "y" if len(skipped) == 1 else "ies",
@@ -156,7 +160,7 @@ def _streams_from_metadata(tap: TapAcumatica, service: ODataService) -> list[Str
             f"{'y' if len(unknown_stamps) == 1 else 'ies'}: "
             f"{', '.join(map(repr, unknown_stamps))}."
         )
-    tap.logger.info(
+    run.logger.info(
         "Discovered %d generic inquiries over %s.", len(streams), FAMILY_LABEL[service.family]
     )
     return streams

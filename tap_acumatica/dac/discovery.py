@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import typing as t
 
+from tap_acumatica.dac.service import FAMILY_LABEL, DacService
+from tap_acumatica.dac.stream import DacStream
 from tap_acumatica.errors import ConfigError
-from tap_acumatica.odata.dac.service import FAMILY_LABEL, DacService
-from tap_acumatica.odata.dac.stream import DacStream
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.streams import Stream
 
-    from tap_acumatica.tap import TapAcumatica
+    from tap_acumatica.run import RunContext
 
 
-def _wanted(tap: TapAcumatica) -> list[str] | None:
-    wanted = tap.settings.dacs
+def _wanted(run: RunContext) -> list[str] | None:
+    wanted = run.settings.dacs
     if wanted is not None and (
         not isinstance(wanted, list) or not all(isinstance(w, str) and w for w in wanted)
     ):
@@ -27,10 +28,10 @@ def _wanted(tap: TapAcumatica) -> list[str] | None:
     return wanted
 
 
-def discover(tap: TapAcumatica) -> list[Stream]:
+def discover(tap: Tap, run: RunContext) -> list[Stream]:
     """DAC streams: from the input catalog if any (no ``$metadata``), else from ``$metadata``."""
-    service = DacService(tap)
-    wanted = _wanted(tap)
+    service = DacService(run)
+    wanted = _wanted(run)
     if tap.input_catalog is not None:
         streams: list[Stream] = []
         for entry in tap.input_catalog.values():
@@ -40,6 +41,7 @@ def discover(tap: TapAcumatica) -> list[Stream]:
             streams.append(
                 DacStream(
                     tap,
+                    run,
                     service,
                     entry.tap_stream_id,
                     entry.schema.to_dict(),
@@ -62,7 +64,7 @@ def discover(tap: TapAcumatica) -> list[Stream]:
                 "(SOOrder) or qualified ones (PX_Objects_SO_SOOrder) as the service's "
                 "$metadata lists them."
             )
-    deletes = tap.settings.detect_deletes
+    deletes = run.settings.detect_deletes
     streams = []
     for spec in specs:
         # A removed record is known by its NoteID only, so with detect_deletes NoteID is
@@ -70,6 +72,7 @@ def discover(tap: TapAcumatica) -> list[Stream]:
         pks = ["NoteID"] if deletes and "NoteID" in spec.properties else spec.keys
         stream = DacStream(
             tap,
+            run,
             service,
             spec.stream_name,
             spec.json_schema(),
@@ -79,7 +82,7 @@ def discover(tap: TapAcumatica) -> list[Stream]:
             replication_key=spec.stamp,
         )
         streams.append(stream)
-    tap.logger.info("Discovered %d DACs over %s.", len(streams), FAMILY_LABEL[service.family])
+    run.logger.info("Discovered %d DACs over %s.", len(streams), FAMILY_LABEL[service.family])
     return streams
 
 
