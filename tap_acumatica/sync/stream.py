@@ -60,7 +60,7 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
     """Base of every Acumatica stream: one shared client, windowed and overlapped reads."""
 
     # Records are unwrapped into exactly-schema, JSON-native values by the stream itself
-    # (rest/records.py, odata/records.py), so the SDK's per-record type conformance (over
+    # (rest/records.py, odata.py), so the SDK's per-record type conformance (over
     # half of the CPU of a sync) is not needed.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: $filter literal dialect for stamp windows.
