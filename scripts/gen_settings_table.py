@@ -26,7 +26,8 @@ HEADER = """# Configuration
 Every setting can be given in the config JSON, in `meltano.yml`/`meltano config`, or as the
 environment variable `TAP_ACUMATICA_<SETTING>` (e.g. `TAP_ACUMATICA_PASSWORD`). Secrets
 (`password`, `oauth_client_secret`, `oauth_refresh_token`, `oauth_access_token`) belong in
-environment variables or a secrets manager, never in `meltano.yml`.
+environment variables or a secrets manager, never in `meltano.yml`. Which URLs `url` accepts:
+[URL.md](URL.md); the sign-in settings, scheme by scheme: [AUTHENTICATION.md](AUTHENTICATION.md).
 
 """
 
