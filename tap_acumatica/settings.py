@@ -42,7 +42,7 @@ class Settings:
     """The run's settings, defaults applied (see the module docstring).
 
     The meaning of each setting is documented once, in the JSON schema
-    (:mod:`tap_acumatica.config_schema`; README.md's settings table is generated from it).
+    (:mod:`tap_acumatica.config_schema`; docs/SETTINGS.md's settings table is generated from it).
     """
 
     url: str = ""

@@ -1,6 +1,6 @@
-"""The README's "Choosing how a stream is replicated" snippets, run through Meltano for real.
+"""The "Choosing how a stream is replicated" snippets of docs/MELTANO.md, run through Meltano.
 
-Each snippet is read from README.md and merged into the test project's ``meltano.yml``, so
+Each snippet is read from docs/MELTANO.md and merged into the test project's ``meltano.yml``, so
 the documentation cannot drift from what works:
 
 * ``full-table``: ``metadata: Customer: replication-method: FULL_TABLE`` with
@@ -33,15 +33,15 @@ INQUIRY = "BI-SalesOrders"
 
 
 def readme_snippet(name: str) -> dict[str, t.Any]:
-    """The YAML block that follows ``<!-- snippet:<name> -->`` in README.md."""
-    text = (ROOT / "README.md").read_text()
+    """The YAML block that follows ``<!-- snippet:<name> -->`` in docs/MELTANO.md."""
+    text = (ROOT / "docs" / "MELTANO.md").read_text()
     found = re.search(rf"<!-- snippet:{name} -->\s*```yaml\n(.*?)```", text, re.DOTALL)
-    assert found, f"README.md has no snippet {name!r}"
+    assert found, f"docs/MELTANO.md has no snippet {name!r}"
     return t.cast("dict[str, t.Any]", yaml.safe_load(found.group(1)))
 
 
 def apply_snippet(project: MeltanoProject, snippet: dict[str, t.Any]) -> None:
-    """Merge a README snippet's plugin ``config``/``metadata``/``select`` into meltano.yml."""
+    """Merge a docs snippet's plugin ``config``/``metadata``/``select`` into meltano.yml."""
     path = project.path / "meltano.yml"
     document = yaml.safe_load(path.read_text())
     for kind, plugins in snippet["plugins"].items():
