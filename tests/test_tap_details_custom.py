@@ -42,21 +42,23 @@ def set_selected(catalog: dict, stream: str, fields: dict[str, bool]) -> dict:
     return catalog
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5) as s:
-        yield s
+pytestmark = pytest.mark.simulator(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5)
 
 
 @pytest.fixture(scope="module")
-def catalog(sim: SimulatorProcess) -> dict:
+def catalog(module_sim: SimulatorProcess) -> dict:
     return tapkit.discover(
-        tapkit.rest_config(sim, entities=["SalesOrder", "Customer"], discover_custom_fields=True)
+        tapkit.config_for(
+            module_sim,
+            tapkit.QUICK_RETRIES,
+            entities=["SalesOrder", "Customer"],
+            discover_custom_fields=True,
+        )
     )
 
 
 def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict) -> None:
-    config = tapkit.rest_config(sim, entities=["Customer"])
+    config = tapkit.config_for(sim, tapkit.QUICK_RETRIES, entities=["Customer"])
     selected = tapkit.select(catalog, ["Customer"])
     full = tapkit.run_tap(config, catalog=selected)
     assert full.returncode == 0, full.stderr[-2000:]
@@ -77,7 +79,7 @@ def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict)
 
 def test_selected_details_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None:
     # page_size 400, not 1000: the orders take several windows, each with its $expand.
-    config = tapkit.rest_config(sim, entities=["SalesOrder"], page_size=400)
+    config = tapkit.config_for(sim, tapkit.QUICK_RETRIES, entities=["SalesOrder"], page_size=400)
     selected = tapkit.select(catalog, ["SalesOrder"], {"SalesOrder": ["Details"]})
     run = tapkit.run_tap(config, catalog=selected)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -120,7 +122,9 @@ def test_custom_fields_discovered_typed_requested_and_emitted(
         "custom__Document__UsrReviewedDateTime",
     ]
     selected = tapkit.select(catalog, ["SalesOrder"], {"SalesOrder": wanted})
-    run = tapkit.run_tap(tapkit.rest_config(sim, entities=["SalesOrder"]), catalog=selected)
+    run = tapkit.run_tap(
+        tapkit.config_for(sim, tapkit.QUICK_RETRIES, entities=["SalesOrder"]), catalog=selected
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(list_queries(sim, "SalesOrder")[-1]["$custom"].split(",")) == {
         "Document.UsrAmount",
@@ -140,8 +144,11 @@ def test_custom_fields_discovered_typed_requested_and_emitted(
 
 
 def test_custom_fields_setting_without_discovery(sim: SimulatorProcess) -> None:
-    config = tapkit.rest_config(
-        sim, entities=["Customer"], custom_fields={"Customer": ["BAccount.UsrPriority"]}
+    config = tapkit.config_for(
+        sim,
+        tapkit.QUICK_RETRIES,
+        entities=["Customer"],
+        custom_fields={"Customer": ["BAccount.UsrPriority"]},
     )
     found = tapkit.discover(config)
     props = found["streams"][0]["schema"]["properties"]
@@ -154,8 +161,11 @@ def test_custom_fields_setting_without_discovery(sim: SimulatorProcess) -> None:
     }
     assert {r["id"]: r["custom__BAccount__UsrPriority"] for r in run.records["Customer"]} == truth
     bad = tapkit.run_tap(
-        tapkit.rest_config(
-            sim, entities=["Customer"], custom_fields={"Customer": ["BAccount.NoSuchField"]}
+        tapkit.config_for(
+            sim,
+            tapkit.QUICK_RETRIES,
+            entities=["Customer"],
+            custom_fields={"Customer": ["BAccount.NoSuchField"]},
         ),
         extra=["--discover"],
     )
@@ -176,7 +186,9 @@ def test_wide_custom_request_is_split_and_merged(sim: SimulatorProcess, catalog:
         sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5, max_query_string=400
     )
     try:
-        run = tapkit.run_tap(tapkit.rest_config(sim, entities=["SalesOrder"]), catalog=selected)
+        run = tapkit.run_tap(
+            tapkit.config_for(sim, tapkit.QUICK_RETRIES, entities=["SalesOrder"]), catalog=selected
+        )
     finally:
         sim.control.reset(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -194,7 +206,9 @@ def test_optimization_failure_reads_fields_per_record(sim: SimulatorProcess, cat
     selected = tapkit.select(catalog, ["Customer"], {"Customer": ["MainContact"]})
     sim.control.faults(optimization_failure={"Customer": ["MainContact"]})
     try:
-        run = tapkit.run_tap(tapkit.rest_config(sim, entities=["Customer"]), catalog=selected)
+        run = tapkit.run_tap(
+            tapkit.config_for(sim, tapkit.QUICK_RETRIES, entities=["Customer"]), catalog=selected
+        )
     finally:
         sim.control.faults()
     assert run.returncode == 0, run.stderr[-3000:]
