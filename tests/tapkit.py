@@ -227,11 +227,6 @@ def oauth_settings(sim: t.Any, scheme: str = "OAuthPassword") -> dict[str, t.Any
     return settings
 
 
-def rest_config(sim: t.Any, **extra: t.Any) -> dict[str, t.Any]:
-    """A REST config for ``sim`` with quick retries: ``config_for(sim, QUICK_RETRIES, ...)``."""
-    return config_for(sim, QUICK_RETRIES, **extra)
-
-
 def emitted_by_id(records: list[dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
     """Emitted records by id, without ``rowNumber`` (a position in one response)."""
     out = {}
