@@ -30,8 +30,8 @@ from tests.simulator.process import SimulatorProcess, wait_until
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "simulator(**options): the options (as for SimulatorProcess) the `sim` and "
-        "`module_sim` fixtures reset the shared simulator to; a test's overlay its module's",
+        "simulator(**options): the options (SimulatorProcess's) the `sim` and `module_sim` "
+        "fixtures reset the shared simulator to; a test's marker overlays its module's",
     )
 
 

@@ -156,10 +156,10 @@ class SimulatorProcess:
 
     def configure(self, **options) -> SimulatorProcess:
         """Run on as though started with ``options`` (over the startup ones, which the
-        shared test simulator has none of): all state starts afresh (data,
-        counters, faults, sessions, transactions) and a later ``control.reset(**more)``
-        overlays ``more`` on these options. Every option can change but the instance path
-        (``url`` and the control API live under it), and the host and port."""
+        shared test simulator has none of): all state starts afresh (data, counters,
+        faults, sessions, transactions) and a later ``control.reset(**more)`` overlays
+        ``more`` on these options. Every option can change but the instance path (``url``
+        and the control API live under it), and the host and port."""
         path = self.startup_options.get("instance_path", DEFAULTS["instance_path"])
         if str(options.get("instance_path", path)).strip("/") != str(path).strip("/"):
             raise ValueError("instance_path cannot change on a running simulator: start one")
