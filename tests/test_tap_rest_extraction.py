@@ -59,8 +59,10 @@ def catalog(module_sim: SimulatorProcess) -> dict:
 
 
 @pytest.mark.parametrize("version", sorted(DISCOVERY_COUNTS))
-def test_discovery_counts_every_bundled_swagger(sim: SimulatorProcess, version: str) -> None:
-    found = tapkit.discover(tapkit.config_for(sim, REST, endpoint_version=version, entities=None))
+def test_discovery_counts_every_bundled_swagger(module_sim: SimulatorProcess, version: str) -> None:
+    found = tapkit.discover(
+        tapkit.config_for(module_sim, REST, endpoint_version=version, entities=None)
+    )
     streams = {s["tap_stream_id"]: s for s in found["streams"]}
     assert len(streams) == DISCOVERY_COUNTS[version]
     sales_order = streams["SalesOrder"]
@@ -75,45 +77,51 @@ def test_discovery_counts_every_bundled_swagger(sim: SimulatorProcess, version: 
     assert detail_md["metadata"].get("selected-by-default") is False
 
 
-def test_values_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None:
-    logins_before = sim.control.counters()["logins"]
-    run = tapkit.run_tap(tapkit.config_for(sim, REST), catalog=tapkit.select(catalog, ENTITIES))
+def test_values_equal_ground_truth(module_sim: SimulatorProcess, catalog: dict) -> None:
+    logins_before = module_sim.control.counters()["logins"]
+    run = tapkit.run_tap(
+        tapkit.config_for(module_sim, REST), catalog=tapkit.select(catalog, ENTITIES)
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     for entity in ENTITIES:
-        expected = expected_records(sim, entity, run.schemas[entity])
+        expected = expected_records(module_sim, entity, run.schemas[entity])
         emitted = tapkit.emitted_by_id(run.records[entity])
         assert len(run.records[entity]) == 3000
         assert set(emitted) == set(expected)
         for record_id, record in expected.items():
             assert emitted[record_id] == record, entity
-    tapkit.assert_sessions_closed(sim)
-    assert sim.control.counters()["logins"] - logins_before == 1  # one login for 3 streams
+    tapkit.assert_sessions_closed(module_sim)
+    assert module_sim.control.counters()["logins"] - logins_before == 1  # one login for 3 streams
 
 
-def test_sync_with_catalog_does_not_download_swagger(sim: SimulatorProcess, catalog: dict) -> None:
-    before = sim.control.counters()["requests_by_kind"].get("swagger", 0)
+def test_sync_with_catalog_does_not_download_swagger(
+    module_sim: SimulatorProcess, catalog: dict
+) -> None:
+    before = module_sim.control.counters()["requests_by_kind"].get("swagger", 0)
     run = tapkit.run_tap(
-        tapkit.config_for(sim, REST), catalog=tapkit.select(catalog, ["StockItem"])
+        tapkit.config_for(module_sim, REST), catalog=tapkit.select(catalog, ["StockItem"])
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.count("StockItem") == 3000
-    assert sim.control.counters()["requests_by_kind"].get("swagger", 0) == before
+    assert module_sim.control.counters()["requests_by_kind"].get("swagger", 0) == before
 
 
-def test_full_table_entity_pages_everything(sim: SimulatorProcess) -> None:
+def test_full_table_entity_pages_everything(module_sim: SimulatorProcess) -> None:
     # page_size 7, not 1000: 20 rows make several overlapping pages.
-    config = tapkit.config_for(sim, REST, entities=["ShipVia"], page_size=7)
+    config = tapkit.config_for(module_sim, REST, entities=["ShipVia"], page_size=7)
     found = tapkit.discover(config)
     assert found["streams"][0].get("replication_key") is None
-    before = len(sim.control.requests(kind="list"))
+    before = len(module_sim.control.requests(kind="list"))
     run = tapkit.run_tap(config, catalog=tapkit.select(found, ["ShipVia"]))
     assert run.returncode == 0, run.stderr[-2000:]
-    expected = expected_records(sim, "ShipVia", run.schemas["ShipVia"])
+    expected = expected_records(module_sim, "ShipVia", run.schemas["ShipVia"])
     assert tapkit.emitted_by_id(run.records["ShipVia"]) == expected
     assert run.count("ShipVia") == 20  # the one-row overlap between pages is not re-emitted
     # 20 rows, pages of 7 overlapping by one row: 0-6, 6-12, 12-18, 18-19; the short page
     # ends it, with no extra empty request.
-    skips = [int(r["query"].get("$skip", 0)) for r in sim.control.requests(kind="list")[before:]]
+    skips = [
+        int(r["query"].get("$skip", 0)) for r in module_sim.control.requests(kind="list")[before:]
+    ]
     assert skips == [0, 6, 12, 18]
 
 
