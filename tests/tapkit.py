@@ -193,19 +193,38 @@ ENTITY_COUNTS = {
 }
 
 
-def rest_config(sim: t.Any, **extra: t.Any) -> dict[str, t.Any]:
-    """A REST config for ``sim`` (endpoint 20.200.001, quick retries, otherwise the
-    defaults users get); ``extra`` overrides, and a None value drops the setting."""
-    config: dict[str, t.Any] = {
-        "url": sim.url,
-        **sim.credentials,
-        "endpoint_version": REST_VERSION,
-        # Not the default (1 s): tests inject hundreds of 429/5xx; the retry logic is the
-        # same, only the waits are shorter (test_tap_faults checks the default's waits).
-        "backoff_factor": 0.01,
-        **extra,
-    }
+#: Not the default backoff_factor (1 s): a retried request (an injected fault, a dropped
+#: connection) waits ~10 ms instead of seconds; the retry logic is the same, only the waits
+#: are shorter (test_tap_faults checks the default's waits).
+QUICK_RETRIES: dict[str, t.Any] = {"backoff_factor": 0.01}
+
+
+def config_for(sim: t.Any, *layers: t.Mapping[str, t.Any], **settings: t.Any) -> dict[str, t.Any]:
+    """The tap's config for simulator ``sim``: its url and credentials, otherwise the
+    defaults users get, except that REST (no ``schema``, or ``schema="REST"``) names the
+    endpoint ``REST_VERSION``. ``layers`` (a module's common settings, ``QUICK_RETRIES``)
+    then ``settings`` override, in order; a None value drops the setting
+    (``endpoint_version=None``: the tap's default)."""
+    config: dict[str, t.Any] = {"url": sim.url, **sim.credentials}
+    for layer in (*layers, settings):
+        config.update(layer)
+    if config.get("schema", "REST") == "REST":
+        config.setdefault("endpoint_version", REST_VERSION)
     return {k: v for k, v in config.items() if v is not None}
+
+
+def oauth_settings(sim: t.Any, scheme: str = "OAuthPassword") -> dict[str, t.Any]:
+    """The settings of an OAuth ``scheme`` (a ``config_for`` layer) with ``sim``'s first
+    OAuth client; only OAuthPassword keeps the username and password."""
+    client = sim.oauth_client
+    settings: dict[str, t.Any] = {
+        "auth_scheme": scheme,
+        "oauth_client_id": client["client_id"],
+        "oauth_client_secret": client["client_secret"],
+    }
+    if scheme != "OAuthPassword":
+        settings.update(username=None, password=None)
+    return settings
 
 
 def emitted_by_id(records: list[dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:

@@ -20,11 +20,15 @@ import pytest
 from tests.e2ekit import MeltanoProject, meltano_project
 from tests.simulator.process import SimulatorProcess
 
-pytestmark = pytest.mark.slow
-
 VERSION = "24.200.001"  # the `simulator` environment of meltano.yml
 SIZES = {"Customer": 400, "SalesOrder": 250, "StockItem": 150}
+
 STATE_ID = "simulator:tap-acumatica-to-target-jsonl"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.simulator(sizes=SIZES, default_size=5, versions=[VERSION]),
+]
 
 
 def read_jsonl(directory: Path) -> dict[str, list[dict]]:
@@ -52,12 +56,6 @@ def run_into(project: MeltanoProject, out: Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     done = project.run("run", "tap-acumatica", "target-jsonl")
     return done.stderr
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess(sizes=SIZES, default_size=5, versions=[VERSION]) as simulator:
-        yield simulator
 
 
 def test_meltano_run_full_then_incremental(sim: SimulatorProcess, tmp_path: Path) -> None:

@@ -19,9 +19,12 @@ from tests.simulator.process import SimulatorProcess
 from tests.tapkit import utc_text
 from tests.test_e2e_meltano import VERSION, tap_env
 
-pytestmark = pytest.mark.slow
-
 SIZES = {"Customer": 300, "SalesOrder": 200, "StockItem": 120}
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.simulator(sizes=SIZES, default_size=5, versions=[VERSION]),
+]
 SCHEMA = "acumatica"  # default_target_schema in meltano.yml
 
 
@@ -36,12 +39,6 @@ def columns(pg: Postgres, table: str) -> dict[str, str]:
 
 def count(pg: Postgres, table: str) -> int:
     return int(pg.query(f'select count(*) from {SCHEMA}."{table}"')[0][0])
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess(sizes=SIZES, default_size=5, versions=[VERSION]) as simulator:
-        yield simulator
 
 
 def test_meltano_run_into_postgres(sim: SimulatorProcess) -> None:

@@ -19,9 +19,9 @@ from tests.test_e2e_postgres import SCHEMA, count
 pytestmark = pytest.mark.slow
 
 
-def test_meltano_run_loads_dac_deletes_into_postgres() -> None:
+@pytest.mark.simulator(seed=12, dac={"sizes": {"SOOrder": 120, "BAccount": 80}})
+def test_meltano_run_loads_dac_deletes_into_postgres(sim: SimulatorProcess) -> None:
     with (
-        SimulatorProcess(seed=12, dac={"sizes": {"SOOrder": 120, "BAccount": 80}}) as sim,
         postgres_server() as pg,
         meltano_project(
             {

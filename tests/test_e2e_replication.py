@@ -25,11 +25,18 @@ from tests.e2ekit import ROOT, MeltanoProject, meltano_project, postgres_server
 from tests.simulator.process import SimulatorProcess
 from tests.test_e2e_meltano import VERSION, tap_env
 
-pytestmark = pytest.mark.slow
-
 SCHEMA = "acumatica"
 CUSTOMERS = 60
 INQUIRY = "BI-SalesOrders"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.simulator(
+        sizes={"Customer": CUSTOMERS, "SalesOrder": 20, "StockItem": 10},
+        default_size=5,
+        versions=[VERSION],
+    ),
+]
 
 
 def readme_snippet(name: str) -> dict[str, t.Any]:
@@ -64,13 +71,6 @@ def catalog_entry(project: MeltanoProject, stream: str) -> dict[str, t.Any]:
 
 def root_metadata(entry: dict[str, t.Any]) -> dict[str, t.Any]:
     return next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
-
-
-@pytest.fixture(scope="module")
-def sim() -> t.Iterator[SimulatorProcess]:
-    sizes = {"Customer": CUSTOMERS, "SalesOrder": 20, "StockItem": 10}
-    with SimulatorProcess(sizes=sizes, default_size=5, versions=[VERSION]) as simulator:
-        yield simulator
 
 
 def test_full_table_snippet_soft_then_hard_deletes(sim: SimulatorProcess) -> None:

@@ -10,22 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.simulator.process import SimulatorProcess, wait_until
+from tests.simulator.process import wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures" / "acumatica"
 CUSTOMERS = "entity/Default/20.200.001/Customer"
 
 
-@pytest.fixture(scope="module")
-def process():
-    with SimulatorProcess(default_size=20, versions=["20.200.001", "24.200.001"]) as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(process):
-    process.control.reset()
-    return process
+pytestmark = pytest.mark.simulator(default_size=20, versions=["20.200.001", "24.200.001"])
 
 
 def login(sim, session=None, **overrides):

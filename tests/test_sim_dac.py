@@ -15,10 +15,7 @@ ROOTS = {"v4": "t/Company/api/odata/dac/", "legacy": "ODatav4/Company/", "bare":
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 
 
-@pytest.fixture(scope="module")
-def sim() -> t.Iterator[SimulatorProcess]:
-    with SimulatorProcess(seed=5, dac={"forbidden": ["ARInvoice"]}) as process:
-        yield process
+pytestmark = pytest.mark.simulator(seed=5, dac={"forbidden": ["ARInvoice"]})
 
 
 @pytest.fixture
@@ -155,14 +152,14 @@ def test_control_truth_and_live_mutation(sim, http) -> None:
     assert isinstance(after[0]["CuryOrderTotal"], str)  # exact decimals in the truth
 
 
-def test_synthetic_metadata_for_the_discovery_benchmark() -> None:
-    with SimulatorProcess(dac={"synthetic_types": 300}) as sim:
-        size = sim.control._call("GET", "dac/metadata-size")["bytes"]
-        response = requests.get(
-            sim.url + "t/Company/api/odata/dac/$metadata",
-            auth=(sim.credentials["username"], sim.credentials["password"]),
-        )
-        assert len(response.content) == size
-        count = sum(1 for _ in ET.fromstring(response.content).iter(f"{EDM}EntityType"))
-        assert count == 300 + 7
-        assert size > 300 * 6000  # ~8 KB per type, like a real 20 MB / 2,265-type document
+@pytest.mark.simulator(dac={"synthetic_types": 300})
+def test_synthetic_metadata_for_the_discovery_benchmark(sim: SimulatorProcess) -> None:
+    size = sim.control._call("GET", "dac/metadata-size")["bytes"]
+    response = requests.get(
+        sim.url + "t/Company/api/odata/dac/$metadata",
+        auth=(sim.credentials["username"], sim.credentials["password"]),
+    )
+    assert len(response.content) == size
+    count = sum(1 for _ in ET.fromstring(response.content).iter(f"{EDM}EntityType"))
+    assert count == 300 + 7
+    assert size > 300 * 6000  # ~8 KB per type, like a real 20 MB / 2,265-type document

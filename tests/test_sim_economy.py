@@ -13,17 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.simulator.process import SimulatorProcess
-
 V = "24.200.001"
 N = 2000
 STAMP = "LastModifiedDateTime"
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess(sizes={"Customer": N}, seed=5, versions=[V]) as process:
-        yield process
+pytestmark = pytest.mark.simulator(sizes={"Customer": N}, seed=5, versions=[V])
 
 
 def session(sim) -> requests.Session:

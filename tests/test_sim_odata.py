@@ -556,50 +556,46 @@ def test_only_get(svc):
 # --- HTTP smoke test through the real simulator process ---------------------------------------
 
 
-def test_http_smoke_both_families():
+@pytest.mark.simulator(seed=7, odata_sizes={ORDERS: 40})
+def test_http_smoke_both_families(sim):
     import base64
     import urllib.error
     import urllib.request
 
-    from tests.simulator.process import SimulatorProcess
+    creds = sim.credentials
+    token = base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()
 
-    with SimulatorProcess(seed=7, odata_sizes={ORDERS: 40}) as sim:
-        creds = sim.credentials
-        token = base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()
-
-        def fetch(path: str) -> tuple[int, bytes]:
-            req = urllib.request.Request(
-                sim.url + path,
-                headers={"Authorization": f"Basic {token}", "Accept": "application/json"},
-            )
-            try:
-                with urllib.request.urlopen(req, timeout=30) as resp:
-                    return resp.status, resp.read()
-            except urllib.error.HTTPError as exc:
-                return exc.code, exc.read()
-
-        tenant = creds["company"]
-        status, body = fetch(f"t/{tenant}/api/odata/gi/$metadata")
-        assert status == 200
-        assert ET.fromstring(body).get("Version") == "4.0"
-        status, body = fetch(
-            f"t/{tenant}/api/odata/gi/Customer%20Contacts?$top=3&$orderby=CustomerID"
+    def fetch(path: str) -> tuple[int, bytes]:
+        req = urllib.request.Request(
+            sim.url + path,
+            headers={"Authorization": f"Basic {token}", "Accept": "application/json"},
         )
-        assert status == 200
-        assert len(json.loads(body)["value"]) == 3
-        status, body = fetch(
-            f"odata/{tenant}/BI-SalesOrders?$format=json&$orderby=OrderNbr"
-            "&$filter=LastModifiedOn%20gt%20datetime'2000-01-01T00:00:00'"
-        )
-        assert status == 200
-        assert len(json.loads(body)["value"]) == 40
-        status, body = fetch("odata/$metadata")  # tenant segment omitted
-        assert status == 200
-        assert ET.fromstring(body).get("Version") == "1.0"
-        truth = sim.control.truth_odata(ORDERS)
-        assert len(truth) == 40
-        changed = sim.control.mutate_odata(ORDERS, update=1, insert=1)
-        assert len(changed["inserted"]) == 1
-        assert len(sim.control.truth_odata(ORDERS)) == 41
-        status, body = fetch(f"t/{tenant}/api/odata/gi/NoSuch")
-        assert status == 404
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    tenant = creds["company"]
+    status, body = fetch(f"t/{tenant}/api/odata/gi/$metadata")
+    assert status == 200
+    assert ET.fromstring(body).get("Version") == "4.0"
+    status, body = fetch(f"t/{tenant}/api/odata/gi/Customer%20Contacts?$top=3&$orderby=CustomerID")
+    assert status == 200
+    assert len(json.loads(body)["value"]) == 3
+    status, body = fetch(
+        f"odata/{tenant}/BI-SalesOrders?$format=json&$orderby=OrderNbr"
+        "&$filter=LastModifiedOn%20gt%20datetime'2000-01-01T00:00:00'"
+    )
+    assert status == 200
+    assert len(json.loads(body)["value"]) == 40
+    status, body = fetch("odata/$metadata")  # tenant segment omitted
+    assert status == 200
+    assert ET.fromstring(body).get("Version") == "1.0"
+    truth = sim.control.truth_odata(ORDERS)
+    assert len(truth) == 40
+    changed = sim.control.mutate_odata(ORDERS, update=1, insert=1)
+    assert len(changed["inserted"]) == 1
+    assert len(sim.control.truth_odata(ORDERS)) == 41
+    status, body = fetch(f"t/{tenant}/api/odata/gi/NoSuch")
+    assert status == 404

@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.simulator.process import SimulatorProcess
-
 FIXTURES = Path(__file__).parent / "fixtures" / "acumatica"
 V20 = "20.200.001"
 SIZES = {"Customer": 3000, "SalesOrder": 400, "StockItem": 5000}
@@ -22,16 +20,12 @@ DT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?[+-]\d\d:\d\d$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess(sizes=SIZES, seed=11) as process:
-        yield process
+pytestmark = pytest.mark.simulator(sizes=SIZES, seed=11)
 
 
 @pytest.fixture
 def api(sim):
-    """A logged-in requests.Session on a freshly reset simulator."""
-    sim.control.reset()
+    """A logged-in requests.Session on the simulator (reset for the test by ``sim``)."""
     session = requests.Session()
     resp = session.post(
         sim.url + "entity/auth/login",

@@ -24,24 +24,13 @@ INQUIRY = "BI-SalesOrders"
 STAMP = "LastModifiedDateTime"
 
 
-@pytest.fixture(scope="module")
-def sim() -> t.Iterator[SimulatorProcess]:
-    with SimulatorProcess(seed=3, sizes={"Customer": CUSTOMERS}, default_size=5) as process:
-        yield process
-
-
-def rest_config(sim: SimulatorProcess, **extra: t.Any) -> dict[str, t.Any]:
-    """Default settings (only the endpoint version the simulator serves first is named)."""
-    return {"url": sim.url, **sim.credentials, "endpoint_version": "20.200.001", **extra}
-
-
-def odata_config(sim: SimulatorProcess, **extra: t.Any) -> dict[str, t.Any]:
-    return {"url": sim.url, **sim.credentials, "schema": "OData", "inquiries": [INQUIRY], **extra}
+pytestmark = pytest.mark.simulator(seed=3, sizes={"Customer": CUSTOMERS}, default_size=5)
+ODATA = {"schema": "OData", "inquiries": [INQUIRY]}
 
 
 @pytest.fixture(scope="module")
-def customer_catalog(sim: SimulatorProcess) -> dict[str, t.Any]:
-    catalog = tapkit.discover(rest_config(sim, entities=["Customer"]))
+def customer_catalog(module_sim: SimulatorProcess) -> dict[str, t.Any]:
+    catalog = tapkit.discover(tapkit.config_for(module_sim, entities=["Customer"]))
     return tapkit.select(catalog, ["Customer"])
 
 
@@ -98,7 +87,7 @@ def test_full_table_from_the_catalog(
         "bookmarks": {"Customer": {"replication_key": STAMP, "replication_key_value": OLD_BOOKMARK}}
     }
     sim.control.reset()
-    run = tapkit.run_tap(rest_config(sim), catalog=catalog, state=state)
+    run = tapkit.run_tap(tapkit.config_for(sim), catalog=catalog, state=state)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Beginning sync of 'Customer' in full_table mode" in run.stderr
     assert run.count("Customer") == CUSTOMERS
@@ -119,7 +108,9 @@ def test_full_table_sends_activate_version(
     catalog = with_choice(
         customer_catalog, "Customer", entry={}, metadata={"replication-method": "FULL_TABLE"}
     )
-    run = tapkit.run_tap(rest_config(sim, emit_activate_version_messages=True), catalog=catalog)
+    run = tapkit.run_tap(
+        tapkit.config_for(sim, emit_activate_version_messages=True), catalog=catalog
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     (activate,) = messages(run, "ACTIVATE_VERSION")
     records = messages(run, "RECORD")
@@ -135,7 +126,7 @@ def test_an_entity_is_incremental_by_default_and_only_by_its_stamp(
     md = root_metadata(customer_catalog, "Customer")
     assert md["valid-replication-keys"] == [STAMP]
     assert md["replication-key"] == STAMP
-    run = tapkit.run_tap(rest_config(sim), catalog=customer_catalog)
+    run = tapkit.run_tap(tapkit.config_for(sim), catalog=customer_catalog)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "in incremental mode" in run.stderr
     assert run.last_state["bookmarks"]["Customer"]["replication_key"] == STAMP
@@ -146,19 +137,19 @@ def test_an_entity_is_incremental_by_default_and_only_by_its_stamp(
         entry={"replication_key": "CustomerName"},
         metadata={"replication-key": "CustomerName"},
     )
-    run = tapkit.run_tap(rest_config(sim), catalog=other)
+    run = tapkit.run_tap(tapkit.config_for(sim), catalog=other)
     tapkit.assert_one_clear_error(run, "'Customer'", "'CustomerName'", f"'{STAMP}'")
 
     log_based = with_choice(
         customer_catalog, "Customer", entry={}, metadata={"replication-method": "LOG_BASED"}
     )
-    run = tapkit.run_tap(rest_config(sim), catalog=log_based)
+    run = tapkit.run_tap(tapkit.config_for(sim), catalog=log_based)
     tapkit.assert_one_clear_error(run, "'LOG_BASED'", "FULL_TABLE")
 
 
 @pytest.fixture(scope="module")
-def inquiry_catalog(sim: SimulatorProcess) -> dict[str, t.Any]:
-    return tapkit.select(tapkit.discover(odata_config(sim)), [INQUIRY])
+def inquiry_catalog(module_sim: SimulatorProcess) -> dict[str, t.Any]:
+    return tapkit.select(tapkit.discover(tapkit.config_for(module_sim, ODATA)), [INQUIRY])
 
 
 def test_every_datetime_column_of_an_inquiry_is_a_valid_key(
@@ -191,7 +182,7 @@ def test_replication_key_chosen_in_the_catalog(
         metadata={"replication-key": column},
     )
     sim.control.reset()
-    run = tapkit.run_tap(odata_config(sim), catalog=chosen)
+    run = tapkit.run_tap(tapkit.config_for(sim, ODATA), catalog=chosen)
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"Beginning sync of '{INQUIRY}' in incremental mode" in run.stderr
     assert run.count(INQUIRY) == len(sim.control.truth_odata(INQUIRY))
@@ -202,12 +193,12 @@ def test_replication_key_chosen_in_the_catalog(
 
     # The setting says the same: fine. It says another column: one clear error.
     same = tapkit.run_tap(
-        odata_config(sim, inquiry_replication_keys={INQUIRY: column}), catalog=chosen
+        tapkit.config_for(sim, ODATA, inquiry_replication_keys={INQUIRY: column}), catalog=chosen
     )
     assert same.returncode == 0, same.stderr[-3000:]
     other = "CreatedOn" if column == "LastModifiedOn" else "LastModifiedOn"
     run = tapkit.run_tap(
-        odata_config(sim, inquiry_replication_keys={INQUIRY: other}), catalog=chosen
+        tapkit.config_for(sim, ODATA, inquiry_replication_keys={INQUIRY: other}), catalog=chosen
     )
     tapkit.assert_one_clear_error(run, "'inquiry_replication_keys'", repr(other), repr(column))
 
@@ -216,10 +207,10 @@ def test_inquiry_catalog_key_must_be_a_datetime_column(
     sim: SimulatorProcess, inquiry_catalog: dict[str, t.Any]
 ) -> None:
     bad = with_choice(inquiry_catalog, INQUIRY, entry={"replication_key": "Status"}, metadata={})
-    run = tapkit.run_tap(odata_config(sim), catalog=bad)
+    run = tapkit.run_tap(tapkit.config_for(sim, ODATA), catalog=bad)
     tapkit.assert_one_clear_error(run, f"{INQUIRY!r}", "'Status'", "'LastModifiedOn'")
     no_key = with_choice(
         inquiry_catalog, INQUIRY, entry={}, metadata={"replication-method": "INCREMENTAL"}
     )
-    run = tapkit.run_tap(odata_config(sim), catalog=no_key)
+    run = tapkit.run_tap(tapkit.config_for(sim, ODATA), catalog=no_key)
     tapkit.assert_one_clear_error(run, "INCREMENTAL", "names no replication-key")

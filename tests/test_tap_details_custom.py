@@ -42,31 +42,33 @@ def set_selected(catalog: dict, stream: str, fields: dict[str, bool]) -> dict:
     return catalog
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5) as s:
-        yield s
+pytestmark = pytest.mark.simulator(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5)
 
 
 @pytest.fixture(scope="module")
-def catalog(sim: SimulatorProcess) -> dict:
+def catalog(module_sim: SimulatorProcess) -> dict:
     return tapkit.discover(
-        tapkit.rest_config(sim, entities=["SalesOrder", "Customer"], discover_custom_fields=True)
+        tapkit.config_for(
+            module_sim,
+            tapkit.QUICK_RETRIES,
+            entities=["SalesOrder", "Customer"],
+            discover_custom_fields=True,
+        )
     )
 
 
-def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict) -> None:
-    config = tapkit.rest_config(sim, entities=["Customer"])
+def test_deselecting_fields_shrinks_select(module_sim: SimulatorProcess, catalog: dict) -> None:
+    config = tapkit.config_for(module_sim, tapkit.QUICK_RETRIES, entities=["Customer"])
     selected = tapkit.select(catalog, ["Customer"])
     full = tapkit.run_tap(config, catalog=selected)
     assert full.returncode == 0, full.stderr[-2000:]
-    assert "$select" not in list_queries(sim, "Customer")[-1]  # all selected: no $select
+    assert "$select" not in list_queries(module_sim, "Customer")[-1]  # all selected: no $select
     narrowed = set_selected(
         selected, "Customer", {"CustomerName": False, "Email": False, "CreditLimit": False}
     )
     run = tapkit.run_tap(config, catalog=narrowed)
     assert run.returncode == 0, run.stderr[-2000:]
-    select = list_queries(sim, "Customer")[-1]["$select"].split(",")
+    select = list_queries(module_sim, "Customer")[-1]["$select"].split(",")
     assert "CustomerName" not in select
     assert "Email" not in select
     assert "LastModifiedDateTime" in select
@@ -75,16 +77,20 @@ def test_deselecting_fields_shrinks_select(sim: SimulatorProcess, catalog: dict)
     assert run.count("Customer") == 400
 
 
-def test_selected_details_equal_ground_truth(sim: SimulatorProcess, catalog: dict) -> None:
+def test_selected_details_equal_ground_truth(module_sim: SimulatorProcess, catalog: dict) -> None:
     # page_size 400, not 1000: the orders take several windows, each with its $expand.
-    config = tapkit.rest_config(sim, entities=["SalesOrder"], page_size=400)
+    config = tapkit.config_for(
+        module_sim, tapkit.QUICK_RETRIES, entities=["SalesOrder"], page_size=400
+    )
     selected = tapkit.select(catalog, ["SalesOrder"], {"SalesOrder": ["Details"]})
     run = tapkit.run_tap(config, catalog=selected)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert list_queries(sim, "SalesOrder")[-1]["$expand"] == "Details"
+    assert list_queries(module_sim, "SalesOrder")[-1]["$expand"] == "Details"
     schema = run.schemas["SalesOrder"]
     dates = tapkit.date_fields_of(schema)
-    expected = {r["id"]: tapkit.unwrap(r, dates) for r in raw_truth(sim, "SalesOrder", "Details")}
+    expected = {
+        r["id"]: tapkit.unwrap(r, dates) for r in raw_truth(module_sim, "SalesOrder", "Details")
+    }
     emitted = tapkit.emitted_by_id(run.records["SalesOrder"])
     assert set(emitted) == set(expected)
     lines = 0
@@ -102,7 +108,7 @@ def test_selected_details_equal_ground_truth(sim: SimulatorProcess, catalog: dic
 
 
 def test_custom_fields_discovered_typed_requested_and_emitted(
-    sim: SimulatorProcess, catalog: dict
+    module_sim: SimulatorProcess, catalog: dict
 ) -> None:
     entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "SalesOrder")
     props = entry["schema"]["properties"]
@@ -120,14 +126,19 @@ def test_custom_fields_discovered_typed_requested_and_emitted(
         "custom__Document__UsrReviewedDateTime",
     ]
     selected = tapkit.select(catalog, ["SalesOrder"], {"SalesOrder": wanted})
-    run = tapkit.run_tap(tapkit.rest_config(sim, entities=["SalesOrder"]), catalog=selected)
+    run = tapkit.run_tap(
+        tapkit.config_for(module_sim, tapkit.QUICK_RETRIES, entities=["SalesOrder"]),
+        catalog=selected,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
-    assert set(list_queries(sim, "SalesOrder")[-1]["$custom"].split(",")) == {
+    assert set(list_queries(module_sim, "SalesOrder")[-1]["$custom"].split(",")) == {
         "Document.UsrAmount",
         "Document.UsrNote",
         "Document.UsrReviewedDateTime",
     }
-    truth = {r["id"]: r["custom"]["Document"] for r in raw_truth(sim, "SalesOrder", custom=True)}
+    truth = {
+        r["id"]: r["custom"]["Document"] for r in raw_truth(module_sim, "SalesOrder", custom=True)
+    }
     for record in run.records["SalesOrder"]:
         want = truth[record["id"]]
         assert record["custom__Document__UsrAmount"] == want["UsrAmount"].get("value")
@@ -139,9 +150,12 @@ def test_custom_fields_discovered_typed_requested_and_emitted(
         assert "custom__Document__UsrFlag" not in record
 
 
-def test_custom_fields_setting_without_discovery(sim: SimulatorProcess) -> None:
-    config = tapkit.rest_config(
-        sim, entities=["Customer"], custom_fields={"Customer": ["BAccount.UsrPriority"]}
+def test_custom_fields_setting_without_discovery(module_sim: SimulatorProcess) -> None:
+    config = tapkit.config_for(
+        module_sim,
+        tapkit.QUICK_RETRIES,
+        entities=["Customer"],
+        custom_fields={"Customer": ["BAccount.UsrPriority"]},
     )
     found = tapkit.discover(config)
     props = found["streams"][0]["schema"]["properties"]
@@ -150,12 +164,15 @@ def test_custom_fields_setting_without_discovery(sim: SimulatorProcess) -> None:
     assert run.returncode == 0
     truth = {
         r["id"]: r["custom"]["BAccount"]["UsrPriority"].get("value")
-        for r in raw_truth(sim, "Customer", custom=True)
+        for r in raw_truth(module_sim, "Customer", custom=True)
     }
     assert {r["id"]: r["custom__BAccount__UsrPriority"] for r in run.records["Customer"]} == truth
     bad = tapkit.run_tap(
-        tapkit.rest_config(
-            sim, entities=["Customer"], custom_fields={"Customer": ["BAccount.NoSuchField"]}
+        tapkit.config_for(
+            module_sim,
+            tapkit.QUICK_RETRIES,
+            entities=["Customer"],
+            custom_fields={"Customer": ["BAccount.NoSuchField"]},
         ),
         extra=["--discover"],
     )
@@ -163,7 +180,9 @@ def test_custom_fields_setting_without_discovery(sim: SimulatorProcess) -> None:
     assert "BAccount.NoSuchField not found" in bad.stderr
 
 
-def test_wide_custom_request_is_split_and_merged(sim: SimulatorProcess, catalog: dict) -> None:
+def test_wide_custom_request_is_split_and_merged(
+    module_sim: SimulatorProcess, catalog: dict
+) -> None:
     every = [
         n
         for n in next(s for s in catalog["streams"] if s["tap_stream_id"] == "SalesOrder")[
@@ -172,16 +191,21 @@ def test_wide_custom_request_is_split_and_merged(sim: SimulatorProcess, catalog:
         if n.startswith("custom__")
     ]
     selected = tapkit.select(catalog, ["SalesOrder"], {"SalesOrder": every})
-    sim.control.reset(
+    module_sim.control.reset(
         sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5, max_query_string=400
     )
     try:
-        run = tapkit.run_tap(tapkit.rest_config(sim, entities=["SalesOrder"]), catalog=selected)
+        run = tapkit.run_tap(
+            tapkit.config_for(module_sim, tapkit.QUICK_RETRIES, entities=["SalesOrder"]),
+            catalog=selected,
+        )
     finally:
-        sim.control.reset(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5)
+        module_sim.control.reset(sizes={"SalesOrder": 1500, "Customer": 400}, default_size=5)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "splitting them" in run.stderr
-    truth = {r["id"]: r["custom"]["Document"] for r in raw_truth(sim, "SalesOrder", custom=True)}
+    truth = {
+        r["id"]: r["custom"]["Document"] for r in raw_truth(module_sim, "SalesOrder", custom=True)
+    }
     assert run.count("SalesOrder") == 1500
     for record in run.records["SalesOrder"]:
         assert record["custom__Document__UsrBigCounter"] == truth[record["id"]][
@@ -190,18 +214,25 @@ def test_wide_custom_request_is_split_and_merged(sim: SimulatorProcess, catalog:
         assert record["custom__Document__UsrRank"] == truth[record["id"]]["UsrRank"].get("value")
 
 
-def test_optimization_failure_reads_fields_per_record(sim: SimulatorProcess, catalog: dict) -> None:
+def test_optimization_failure_reads_fields_per_record(
+    module_sim: SimulatorProcess, catalog: dict
+) -> None:
     selected = tapkit.select(catalog, ["Customer"], {"Customer": ["MainContact"]})
-    sim.control.faults(optimization_failure={"Customer": ["MainContact"]})
+    module_sim.control.faults(optimization_failure={"Customer": ["MainContact"]})
     try:
-        run = tapkit.run_tap(tapkit.rest_config(sim, entities=["Customer"]), catalog=selected)
+        run = tapkit.run_tap(
+            tapkit.config_for(module_sim, tapkit.QUICK_RETRIES, entities=["Customer"]),
+            catalog=selected,
+        )
     finally:
-        sim.control.faults()
+        module_sim.control.faults()
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Optimization cannot be performed" in run.stderr
     assert "reading it record by record" in run.stderr
     dates = tapkit.date_fields_of(run.schemas["Customer"])
-    expected = {r["id"]: tapkit.unwrap(r, dates) for r in raw_truth(sim, "Customer", "MainContact")}
+    expected = {
+        r["id"]: tapkit.unwrap(r, dates) for r in raw_truth(module_sim, "Customer", "MainContact")
+    }
     emitted = tapkit.emitted_by_id(run.records["Customer"])
     assert set(emitted) == set(expected)
     for record_id, record in emitted.items():

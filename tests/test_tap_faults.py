@@ -32,31 +32,31 @@ from tests.simulator.process import SimulatorProcess, wait_until
 
 # Slow (the fault-injection suite: many full runs with retries and waits).
 # `python3 tasks.py test -m "not slow"` skips it; CI runs it.
-pytestmark = pytest.mark.slow
 
 VERSION = "20.200.001"
 SIZE = 600
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.simulator(
+        sizes={"Customer": SIZE}, default_size=5, versions=[VERSION, "24.200.001"]
+    ),
+]
 
 
 # --- helpers ----------------------------------------------------------------------------
 
 
-def config_for(sim: SimulatorProcess, **extra: t.Any) -> dict[str, t.Any]:
-    config: dict[str, t.Any] = {
-        "url": sim.url,
-        **sim.credentials,
-        "endpoint_version": VERSION,
-        "entities": ["Customer"],
-        # Not the defaults: hundreds of injected faults, so quick retries (same logic; the
-        # default waits are checked on their own) and more of them before giving up;
-        # pages of 100 so a few thousand rows make enough requests to be faulted.
-        "backoff_factor": 0.01,
-        "backoff_max_seconds": 0.2,
-        "max_retries": 8,
-        "page_size": 100,
-    }
-    config.update(extra)
-    return {k: v for k, v in config.items() if v is not None}
+FAULTED = {
+    "endpoint_version": VERSION,
+    "entities": ["Customer"],
+    # Not the defaults: hundreds of injected faults, so quick retries (same logic; the
+    # default waits are checked on their own) and more of them before giving up;
+    # pages of 100 so a few thousand rows make enough requests to be faulted.
+    "backoff_factor": 0.01,
+    "backoff_max_seconds": 0.2,
+    "max_retries": 8,
+    "page_size": 100,
+}
 
 
 def run_tap(config: dict[str, t.Any], **kwargs: t.Any) -> tapkit.TapRun:
@@ -83,23 +83,14 @@ def wait_until_idle(sim: SimulatorProcess, limit: float = 30.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def sim() -> t.Iterator[SimulatorProcess]:
-    with SimulatorProcess(
-        sizes={"Customer": SIZE}, default_size=5, versions=[VERSION, "24.200.001"]
-    ) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def catalog(sim: SimulatorProcess) -> dict[str, t.Any]:
+def catalog(module_sim: SimulatorProcess) -> dict[str, t.Any]:
     faultstats.add(runs=1)
-    return tapkit.select(tapkit.discover(config_for(sim)), ["Customer"])
+    return tapkit.select(tapkit.discover(tapkit.config_for(module_sim, FAULTED)), ["Customer"])
 
 
 @pytest.fixture
 def fresh(sim: SimulatorProcess, catalog: dict[str, t.Any]) -> t.Iterator[SimulatorProcess]:
-    """Clean data, counters and faults; counts the faults the test injected."""
-    sim.control.reset()
+    """Clean data, counters and faults (``sim``); counts the faults the test injected."""
     yield sim
     injected = sim.control.counters().get("faults_injected", {})
     faultstats.add(faults_injected=sum(injected.values()))
@@ -134,7 +125,7 @@ def test_transient_faults_are_retried_and_lose_nothing(fresh, catalog, name: str
     fresh.control.faults(fault_seed=11, only_kinds=["list", "login", "entity_index"], **faults)
     # Pages of 50: the tap reads 600 rows in a census request and about a dozen windows,
     # enough requests for a 30% fault rate to hit several times.
-    run = run_tap(config_for(fresh, page_size=50), catalog=catalog)
+    run = run_tap(tapkit.config_for(fresh, FAULTED, page_size=50), catalog=catalog)
     assert run.returncode == 0, run.stderr[-3000:]
     injected = sum(fresh.control.counters()["faults_injected"].values())
     assert injected >= 3, "the faults never hit"
@@ -168,7 +159,7 @@ def test_transient_faults_are_retried_and_lose_nothing(fresh, catalog, name: str
 def test_persistent_fault_gives_up_with_request_and_reason(fresh, catalog, faults, phrases) -> None:
     fresh.control.faults(only_kinds=["list"], **faults)
     started = time.monotonic()
-    run = run_tap(config_for(fresh, max_retries=3), catalog=catalog, timeout=60)
+    run = run_tap(tapkit.config_for(fresh, FAULTED, max_retries=3), catalog=catalog, timeout=60)
     line = tapkit.assert_one_clear_error(run, *phrases)
     assert line.startswith(f"{tapkit.ERROR_PREFIX}Customer"), line  # names the request
     assert time.monotonic() - started < 30  # gave up, did not hang
@@ -180,7 +171,11 @@ def test_read_timeout_is_retried_then_fails_clearly(fresh, catalog) -> None:
     fresh.control.faults(latency_ms=2500, only_kinds=["list"])
     started = time.monotonic()
     # max_retries 2 and a 1 s request_timeout (defaults 5 and 300): what is tested, quickly.
-    run = run_tap(config_for(fresh, max_retries=2, request_timeout=1), catalog=catalog, timeout=60)
+    run = run_tap(
+        tapkit.config_for(fresh, FAULTED, max_retries=2, request_timeout=1),
+        catalog=catalog,
+        timeout=60,
+    )
     tapkit.assert_one_clear_error(run, "Customer", "timed out", "after 2 attempts")
     assert time.monotonic() - started < 20
     assert "retry 1 of 1" in run.stderr
@@ -196,7 +191,9 @@ def test_retry_after_is_honoured(fresh) -> None:
     from tap_acumatica.settings import Settings
 
     # 2 tries with short waits: the test is about the message, not the waiting.
-    config = Settings.from_config(config_for(fresh, max_retries=2, backoff_factor=0.01))
+    config = Settings.from_config(
+        tapkit.config_for(fresh, FAULTED, max_retries=2, backoff_factor=0.01)
+    )
     client = AcumaticaClient(config, LoginSession(config))
     fresh.control.faults(rate_429=1.0, retry_after=1, only_kinds=["list"])
     url = client.url(f"entity/Default/{VERSION}/Customer")
@@ -249,7 +246,9 @@ def test_backoff_is_exponential_with_jitter_and_capped() -> None:
 def test_in_flight_requests_never_exceed_max_concurrent_requests(fresh, catalog) -> None:
     # page_size 50: enough requests to overlap; max_concurrent_requests is what is tested.
     fresh.control.faults(latency_ms=60, only_kinds=["list"])
-    run = run_tap(config_for(fresh, max_concurrent_requests=2, page_size=50), catalog=catalog)
+    run = run_tap(
+        tapkit.config_for(fresh, FAULTED, max_concurrent_requests=2, page_size=50), catalog=catalog
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     counters = fresh.control.counters()
     assert counters["requests_by_kind"]["list"] >= 6
@@ -259,7 +258,9 @@ def test_in_flight_requests_never_exceed_max_concurrent_requests(fresh, catalog)
     fresh.control.reset()
     fresh.control.faults(latency_ms=60, only_kinds=["list"])
     # The default max_concurrent_requests (1), said explicitly; page_size 50 as above.
-    run = run_tap(config_for(fresh, max_concurrent_requests=1, page_size=50), catalog=catalog)
+    run = run_tap(
+        tapkit.config_for(fresh, FAULTED, max_concurrent_requests=1, page_size=50), catalog=catalog
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert fresh.control.counters()["max_in_flight"] == 1
     fresh.control.faults()
@@ -271,7 +272,8 @@ def test_max_requests_per_minute_limits_the_request_rate(fresh, catalog) -> None
     started = time.monotonic()
     # page_size 100: enough requests for the per-minute cap (what is tested) to pace them.
     run = run_tap(
-        config_for(fresh, max_requests_per_minute=per_minute, page_size=100), catalog=catalog
+        tapkit.config_for(fresh, FAULTED, max_requests_per_minute=per_minute, page_size=100),
+        catalog=catalog,
     )
     elapsed = time.monotonic() - started
     assert run.returncode == 0, run.stderr[-2000:]
@@ -312,7 +314,7 @@ SEAT_PHRASES = ("API Login Limit", "10 minutes", "User Types", "Users (SM201010)
 def test_seat_limit_is_explained(fresh, catalog) -> None:
     fresh.control.reset(seat_limit=2)
     others = fill_seats(fresh, 2)
-    run = run_tap(config_for(fresh), catalog=catalog)
+    run = run_tap(tapkit.config_for(fresh, FAULTED), catalog=catalog)
     tapkit.assert_one_clear_error(run, *SEAT_PHRASES, "login_limit_wait_seconds")
     assert fresh.control.counters()["requests_by_kind"]["login"] == 3  # not retried
     free_seats(fresh, others)
@@ -322,7 +324,7 @@ def test_seat_limit_wait_gives_up_after_the_configured_time(fresh, catalog) -> N
     fresh.control.reset(seat_limit=1)
     others = fill_seats(fresh, 1)
     started = time.monotonic()
-    run = run_tap(config_for(fresh, login_limit_wait_seconds=3), catalog=catalog)
+    run = run_tap(tapkit.config_for(fresh, FAULTED, login_limit_wait_seconds=3), catalog=catalog)
     elapsed = time.monotonic() - started
     tapkit.assert_one_clear_error(
         run, *SEAT_PHRASES, "none came free within login_limit_wait_seconds (3s)"
@@ -337,7 +339,9 @@ def test_seat_limit_wait_gets_a_seat_freed_meanwhile(fresh, catalog) -> None:
     others = fill_seats(fresh, 2)
     with tempfile.TemporaryDirectory() as tmp:
         command = tapkit.tap_command(
-            config_for(fresh, login_limit_wait_seconds=60), Path(tmp), catalog=catalog
+            tapkit.config_for(fresh, FAULTED, login_limit_wait_seconds=60),
+            Path(tmp),
+            catalog=catalog,
         )
         faultstats.add(runs=1)
         proc = subprocess.Popen(
@@ -365,9 +369,9 @@ def test_seat_limit_wait_gets_a_seat_freed_meanwhile(fresh, catalog) -> None:
 
 def test_no_session_leak_after_discovery_and_normal_end(fresh, catalog) -> None:
     faultstats.add(runs=1)
-    tapkit.discover(config_for(fresh))
+    tapkit.discover(tapkit.config_for(fresh, FAULTED))
     tapkit.assert_sessions_closed(fresh)
-    run = run_tap(config_for(fresh), catalog=catalog)
+    run = run_tap(tapkit.config_for(fresh, FAULTED), catalog=catalog)
     assert run.returncode == 0
     counters = fresh.control.counters()
     assert counters["logins"] == 2
@@ -377,7 +381,7 @@ def test_no_session_leak_after_discovery_and_normal_end(fresh, catalog) -> None:
 def test_no_session_leak_after_fatal_error_mid_stream(fresh, catalog) -> None:
     fresh.control.faults(latency_ms=40, only_kinds=["list"])
     # page_size 20: the run is still reading when the fault starts; 2 tries: it gives up soon.
-    config = config_for(fresh, page_size=20, max_retries=2)
+    config = tapkit.config_for(fresh, FAULTED, page_size=20, max_retries=2)
     faultstats.add(runs=1)
     with tapkit.Running(config, catalog) as running:
         running.wait_for_records()
@@ -395,7 +399,7 @@ def test_no_session_leak_after_fatal_error_mid_stream(fresh, catalog) -> None:
 def test_no_session_leak_after_signal(fresh, catalog, signum: int, scheme: str) -> None:
     fresh.control.faults(latency_ms=40, only_kinds=["list"])
     # page_size 20 and 2 connections: still reading, with requests in flight, at the signal.
-    config = config_for(fresh, page_size=20, max_concurrent_requests=2)
+    config = tapkit.config_for(fresh, FAULTED, page_size=20, max_concurrent_requests=2)
     if scheme != "Basic":
         config.update(
             auth_scheme=scheme,
@@ -435,7 +439,8 @@ def test_session_or_token_expiry_mid_stream_resumes_on_the_same_page(
                 "oauth_client_secret": fresh.oauth_client["client_secret"],
             },
         }
-    config = config_for(fresh, page_size=20, **extra)  # still reading when the signal comes
+    # page_size 20: still reading when the signal comes.
+    config = tapkit.config_for(fresh, FAULTED, page_size=20, **extra)
     fresh.control.faults(latency_ms=30, only_kinds=["list"])
     faultstats.add(runs=1)
     with tapkit.Running(config, catalog) as running:
@@ -501,109 +506,107 @@ def _kill_after_records(proc: subprocess.Popen, out: Path, target: int | None) -
     return False
 
 
-def test_kill_9_at_seeded_random_points_loses_nothing() -> None:
+@pytest.mark.simulator(
+    sizes={"Customer": 3000},
+    default_size=5,
+    versions=[VERSION],
+    seat_limit=4,
+    session_idle_seconds=4,
+)
+def test_kill_9_at_seeded_random_points_loses_nothing(sim: SimulatorProcess) -> None:
     rng = random.Random(20240607)
     runs_wanted = 20
     # kill -9 leaves the run's session open (nothing can log out of a SIGKILL): with idle
     # sessions expiring after 4 s and 4 seats, later runs meet the API Login Limit and
     # must wait for a seat (login_limit_wait_seconds), as a nightly restart would.
-    with SimulatorProcess(
-        sizes={"Customer": 3000},
-        default_size=5,
-        versions=[VERSION],
-        seat_limit=4,
-        session_idle_seconds=4,
-    ) as sim:
-        # page_size 150 and 2 connections: runs long enough to overlap; the seat wait
-        # (default 0: fail at once) is what is tested.
-        config = config_for(
-            sim, page_size=150, max_concurrent_requests=2, login_limit_wait_seconds=60
-        )
+    # page_size 150 and 2 connections: runs long enough to overlap; the seat wait
+    # (default 0: fail at once) is what is tested.
+    config = tapkit.config_for(
+        sim, FAULTED, page_size=150, max_concurrent_requests=2, login_limit_wait_seconds=60
+    )
+    faultstats.add(runs=1)
+    catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    live = {
+        "latency_ms": 25,
+        "only_kinds": ["list"],
+        "live_mutation": {"entity": "Customer", "every": 4, "update": 3, "insert": 1},
+    }
+    sim.control.faults(**live)
+    state: dict[str, t.Any] | None = None
+    emitted: dict[str, set[str]] = {}  # id -> stamps of the versions emitted so far
+    violations: list[str] = []
+    kills = finished_runs = 0
+    injected_total = 0
+    for number in range(runs_wanted + 1):
+        truth = _stamps(sim)
+        last = number == runs_wanted
+        with tempfile.TemporaryDirectory() as tmp:
+            command = tapkit.tap_command(config, Path(tmp), catalog=catalog, state=state)
+            out = Path(tmp) / "out"
+            target = None if last else rng.randint(1, 300)  # records before kill -9
+            with (
+                out.open("w") as sink,
+                subprocess.Popen(
+                    command,
+                    stdout=sink,
+                    stderr=subprocess.PIPE,
+                    env=tapkit.tap_env(),
+                ) as proc,
+            ):
+                if not _kill_after_records(proc, out, target):
+                    proc.wait(timeout=120)
+                else:
+                    kills += 1
+                stderr = proc.stderr.read().decode() if proc.stderr else ""
+            stdout = out.read_text()
         faultstats.add(runs=1)
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
-        live = {
-            "latency_ms": 25,
-            "only_kinds": ["list"],
-            "live_mutation": {"entity": "Customer", "every": 4, "update": 3, "insert": 1},
-        }
-        sim.control.faults(**live)
-        state: dict[str, t.Any] | None = None
-        emitted: dict[str, set[str]] = {}  # id -> stamps of the versions emitted so far
-        violations: list[str] = []
-        kills = finished_runs = 0
-        injected_total = 0
-        for number in range(runs_wanted + 1):
-            truth = _stamps(sim)
-            last = number == runs_wanted
-            with tempfile.TemporaryDirectory() as tmp:
-                command = tapkit.tap_command(config, Path(tmp), catalog=catalog, state=state)
-                out = Path(tmp) / "out"
-                target = None if last else rng.randint(1, 300)  # records before kill -9
-                with (
-                    out.open("w") as sink,
-                    subprocess.Popen(
-                        command,
-                        stdout=sink,
-                        stderr=subprocess.PIPE,
-                        env=tapkit.tap_env(),
-                    ) as proc,
-                ):
-                    if not _kill_after_records(proc, out, target):
-                        proc.wait(timeout=120)
-                    else:
-                        kills += 1
-                    stderr = proc.stderr.read().decode() if proc.stderr else ""
-                stdout = out.read_text()
-            faultstats.add(runs=1)
-            after = _stamps(sim)
-            # Records changed while the run read (live mutation) may rightly wait for the
-            # next run; the final check below covers them.
-            stable = {rid: stamp for rid, stamp in truth.items() if after.get(rid) == stamp}
-            if proc.returncode == 0:
-                finished_runs += 1
-            else:
-                assert proc.returncode == -signal.SIGKILL, stderr[-2000:]
-            for kind, message in _parse_in_order(stdout):
-                if kind == "RECORD":
-                    record = message["record"]
-                    emitted.setdefault(record["id"], set()).add(record["LastModifiedDateTime"])
-                    continue
-                state = message["value"]
-                bookmark = state["bookmarks"]["Customer"].get("replication_key_value")
-                if not bookmark:
-                    continue
-                # Nothing at or below the bookmark may still be missing from the output.
-                missing = [
-                    rid
-                    for rid, stamp in stable.items()
-                    if stamp <= bookmark and stamp not in emitted.get(rid, set())
-                ]
-                if missing:
-                    violations.append(
-                        f"run {number}: bookmark {bookmark} passes "
-                        f"{len(missing)} unemitted records, e.g. {missing[:3]}"
-                    )
-            if not last:
-                sim.control.mutate(
-                    "Customer", update=rng.randint(50, 300), insert=rng.randint(0, 10)
+        after = _stamps(sim)
+        # Records changed while the run read (live mutation) may rightly wait for the
+        # next run; the final check below covers them.
+        stable = {rid: stamp for rid, stamp in truth.items() if after.get(rid) == stamp}
+        if proc.returncode == 0:
+            finished_runs += 1
+        else:
+            assert proc.returncode == -signal.SIGKILL, stderr[-2000:]
+        for kind, message in _parse_in_order(stdout):
+            if kind == "RECORD":
+                record = message["record"]
+                emitted.setdefault(record["id"], set()).add(record["LastModifiedDateTime"])
+                continue
+            state = message["value"]
+            bookmark = state["bookmarks"]["Customer"].get("replication_key_value")
+            if not bookmark:
+                continue
+            # Nothing at or below the bookmark may still be missing from the output.
+            missing = [
+                rid
+                for rid, stamp in stable.items()
+                if stamp <= bookmark and stamp not in emitted.get(rid, set())
+            ]
+            if missing:
+                violations.append(
+                    f"run {number}: bookmark {bookmark} passes "
+                    f"{len(missing)} unemitted records, e.g. {missing[:3]}"
                 )
-            else:
-                assert proc.returncode == 0, stderr[-2000:]
-            if number == runs_wanted - 1:
-                injected = sim.control.counters().get("faults_injected", {})
-                injected_total = sum(injected.values())
-                sim.control.faults()
-                time.sleep(1.05)  # the final run's snapshot must include the last mutation
-        final = _stamps(sim)
-        lost = [rid for rid, stamp in final.items() if stamp not in emitted.get(rid, set())]
-        faultstats.add(kills=kills, records_lost=len(lost), faults_injected=injected_total)
-        print(
-            f"kill -9: {runs_wanted + 1} runs, {kills} killed, {finished_runs} finished, "
-            f"{injected_total} live mutations, {len(final)} records, lost {len(lost)}"
-        )
-        assert kills >= runs_wanted // 2, "too few runs were killed mid-stream"
-        assert not violations, violations[:5]
-        assert lost == [], lost[:5]
+        if not last:
+            sim.control.mutate("Customer", update=rng.randint(50, 300), insert=rng.randint(0, 10))
+        else:
+            assert proc.returncode == 0, stderr[-2000:]
+        if number == runs_wanted - 1:
+            injected = sim.control.counters().get("faults_injected", {})
+            injected_total = sum(injected.values())
+            sim.control.faults()
+            time.sleep(1.05)  # the final run's snapshot must include the last mutation
+    final = _stamps(sim)
+    lost = [rid for rid, stamp in final.items() if stamp not in emitted.get(rid, set())]
+    faultstats.add(kills=kills, records_lost=len(lost), faults_injected=injected_total)
+    print(
+        f"kill -9: {runs_wanted + 1} runs, {kills} killed, {finished_runs} finished, "
+        f"{injected_total} live mutations, {len(final)} records, lost {len(lost)}"
+    )
+    assert kills >= runs_wanted // 2, "too few runs were killed mid-stream"
+    assert not violations, violations[:5]
+    assert lost == [], lost[:5]
 
 
 # --- bad input --------------------------------------------------------------------------
@@ -646,7 +649,7 @@ def test_tls_failure_is_one_line_and_verification_stays_on(fresh, tmp_path: Path
     try:
         url = f"https://127.0.0.1:{server.server_address[1]}/AcumaticaERP"
         started = time.monotonic()
-        run = run_tap(config_for(fresh, url=url), extra=["--discover"], timeout=60)
+        run = run_tap(tapkit.config_for(fresh, FAULTED, url=url), extra=["--discover"], timeout=60)
         tapkit.assert_one_clear_error(run, "TLS/SSL failure", "127.0.0.1", "ca_bundle")
         assert time.monotonic() - started < 20  # not retried: a certificate will not heal
         assert "retry" not in run.stderr
@@ -655,10 +658,10 @@ def test_tls_failure_is_one_line_and_verification_stays_on(fresh, tmp_path: Path
 
 
 def test_disabling_tls_verification_logs_a_warning(fresh) -> None:
-    run = run_tap(config_for(fresh, verify_ssl=False), extra=["--discover"])
+    run = run_tap(tapkit.config_for(fresh, FAULTED, verify_ssl=False), extra=["--discover"])
     assert run.returncode == 0, run.stderr[-2000:]
     assert "TLS certificate verification is DISABLED" in run.stderr
-    quiet = run_tap(config_for(fresh), extra=["--discover"])
+    quiet = run_tap(tapkit.config_for(fresh, FAULTED), extra=["--discover"])
     assert "DISABLED" not in quiet.stderr
 
 
@@ -721,7 +724,7 @@ def test_bad_config_is_one_clear_line(fresh, catalog, name: str, mode: str) -> N
         k: v.format(url=fresh.url, root=root, userinfo_url=userinfo) if isinstance(v, str) else v
         for k, v in overrides.items()
     }
-    config = config_for(fresh, **resolved)
+    config = tapkit.config_for(fresh, FAULTED, **resolved)
     if overrides.get("url", "") is None:
         config.pop("url", None)
     extra = ["--discover"] if mode == "discover" else []
@@ -736,7 +739,7 @@ def test_bad_config_is_one_clear_line(fresh, catalog, name: str, mode: str) -> N
 
 def test_server_answering_non_json_at_discovery(fresh) -> None:
     fresh.control.faults(rate_bad_body=1.0, bad_body="text", only_kinds=["entity_index"])
-    run = run_tap(config_for(fresh, max_retries=2), extra=["--discover"])
+    run = run_tap(tapkit.config_for(fresh, FAULTED, max_retries=2), extra=["--discover"])
     tapkit.assert_one_clear_error(run, "List of endpoints", "not valid JSON after 2 attempts")
     fresh.control.faults()
     tapkit.assert_sessions_closed(fresh)
@@ -761,7 +764,7 @@ BAD_FILES: dict[str, tuple[str, str, list[str]]] = {
 @pytest.mark.parametrize("name", list(BAD_FILES))
 def test_malformed_file_is_one_clear_line(fresh, catalog, tmp_path: Path, name: str) -> None:
     which, text, phrases = BAD_FILES[name]
-    config = config_for(fresh)
+    config = tapkit.config_for(fresh, FAULTED)
     paths = {
         "config": tapkit.write_json(tmp_path, "config.json", config),
         "catalog": tapkit.write_json(tmp_path, "catalog.json", catalog),
@@ -792,14 +795,8 @@ def test_malformed_file_is_one_clear_line(fresh, catalog, tmp_path: Path, name: 
 
 def _secret_config(sim: SimulatorProcess, scheme: str) -> dict[str, t.Any]:
     if scheme == "Basic":
-        return config_for(sim, page_size=50)  # not 100: more requests to log
-    return config_for(
-        sim,
-        page_size=50,
-        auth_scheme=scheme,
-        oauth_client_id=sim.oauth_client["client_id"],
-        oauth_client_secret=sim.oauth_client["client_secret"],
-    )
+        return tapkit.config_for(sim, FAULTED, page_size=50)  # not 100: more requests to log
+    return tapkit.config_for(sim, FAULTED, tapkit.oauth_settings(sim, scheme), page_size=50)
 
 
 @pytest.mark.parametrize("scheme", ["Basic", "OAuthPassword"])
@@ -835,7 +832,7 @@ def test_no_secret_in_any_output_at_debug(fresh, scheme: str) -> None:
 def test_secret_in_an_error_message_is_redacted(fresh) -> None:
     # The server echoes the tenant name in its error; make that name the password.
     password = fresh.credentials["password"]
-    run = run_tap(config_for(fresh, company=password), extra=["--discover"])
+    run = run_tap(tapkit.config_for(fresh, FAULTED, company=password), extra=["--discover"])
     line = tapkit.assert_one_clear_error(run, "does not exist")
     assert password not in run.stderr + run.stdout
     assert "'***'" in line
@@ -843,6 +840,6 @@ def test_secret_in_an_error_message_is_redacted(fresh) -> None:
 
 def test_secret_in_a_config_error_is_redacted(fresh, catalog) -> None:
     # A wrong-typed value is quoted by schema validation; it must still not appear.
-    run = run_tap(config_for(fresh, password=["S3cr3t-In-A-List"]), catalog=catalog)
+    run = run_tap(tapkit.config_for(fresh, FAULTED, password=["S3cr3t-In-A-List"]), catalog=catalog)
     tapkit.assert_one_clear_error(run, "Invalid config")
     assert "S3cr3t-In-A-List" not in run.stderr + run.stdout

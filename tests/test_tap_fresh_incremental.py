@@ -32,19 +32,13 @@ COMMIT_AFTER = 4.0
 REREAD = re.compile(r"(\d+) of these records were re-read")
 
 
-def customers_config(sim: SimulatorProcess, **extra: t.Any) -> dict[str, t.Any]:
-    return tapkit.rest_config(sim, entities=["Customer"], **extra)
-
-
-def inquiry_config(sim: SimulatorProcess, family: str) -> dict[str, t.Any]:
-    return {
-        "url": sim.url,
-        **sim.credentials,
-        "schema": "OData",
-        "odata_url_style": family,
-        "inquiries": [STAMPED],
-        "inquiry_replication_keys": {STAMPED: "LastModifiedOn"},
-    }
+#: The Customer stream, with quick retries (``tapkit.QUICK_RETRIES`` says why).
+CUSTOMERS = {**tapkit.QUICK_RETRIES, "entities": ["Customer"]}
+INQUIRY = {
+    "schema": "OData",
+    "inquiries": [STAMPED],
+    "inquiry_replication_keys": {STAMPED: "LastModifiedOn"},
+}
 
 
 def first_run(config: dict[str, t.Any], stream: str) -> tuple[dict, tapkit.TapRun]:
@@ -88,27 +82,23 @@ def shifted(text: str, seconds: float) -> str:
 
 
 # --- REST -------------------------------------------------------------------------------------
+# Every test resets the simulator (the `sim` fixture): a run re-reads the margin, so earlier
+# tests' changes would show.
 
 
-@pytest.fixture
-def rest_sim() -> t.Iterator[SimulatorProcess]:
-    """One per test: a run re-reads the margin, so earlier tests' changes would show."""
-    with SimulatorProcess(sizes={"Customer": 1500}, default_size=5) as sim:
-        yield sim
-
-
-def test_rest_change_saved_right_before_a_run_is_in_it(rest_sim: SimulatorProcess) -> None:
+@pytest.mark.simulator(sizes={"Customer": 1500}, default_size=5)
+def test_rest_change_saved_right_before_a_run_is_in_it(sim: SimulatorProcess) -> None:
     """Five times: change, run at once with the previous state. Each run holds every change
     saved before it started; anything else it emits is a change of the margin (stamped
     after the previous run's Date minus settle_seconds), never an older row."""
-    config = customers_config(rest_sim)
+    config = tapkit.config_for(sim, CUSTOMERS)
     catalog, first = first_run(config, "Customer")
     assert first.count("Customer") == 1500
     state = first.last_state
     changed_so_far: set[str] = set()
     for round_ in range(5):
-        at_start_of_a_second(rest_sim)
-        changed = rest_sim.control.mutate("Customer", update=4, insert=1)
+        at_start_of_a_second(sim)
+        changed = sim.control.mutate("Customer", update=4, insert=1)
         ids = set(changed["updated"]) | set(changed["inserted"])
         changed_so_far |= ids
         run = tapkit.run_tap(config, catalog=catalog, state=state)
@@ -123,13 +113,14 @@ def test_rest_change_saved_right_before_a_run_is_in_it(rest_sim: SimulatorProces
         [logged] = rereads(run)
         assert len(set(got) - ids) <= logged <= len(got), run.stderr[-2000:]
         state = run.last_state
-    tapkit.assert_sessions_closed(rest_sim)
+    tapkit.assert_sessions_closed(sim)
 
 
-def test_rest_long_transaction_is_read_by_the_next_run(rest_sim: SimulatorProcess) -> None:
-    config = customers_config(rest_sim)
+@pytest.mark.simulator(sizes={"Customer": 1500}, default_size=5)
+def test_rest_long_transaction_is_read_by_the_next_run(sim: SimulatorProcess) -> None:
+    config = tapkit.config_for(sim, CUSTOMERS)
     catalog, first = first_run(config, "Customer")
-    tx = rest_sim.control.mutate("Customer", update=6, insert=3, commit_after_seconds=COMMIT_AFTER)
+    tx = sim.control.mutate("Customer", update=6, insert=3, commit_after_seconds=COMMIT_AFTER)
     assert not tx["committed"]
     assert tx["inserted"] == []  # inserted rows get their ids when they commit
 
@@ -140,9 +131,9 @@ def test_rest_long_transaction_is_read_by_the_next_run(rest_sim: SimulatorProces
     stamp = dt.datetime.fromtimestamp(tx["stamp_ms"] / 1000, dt.timezone.utc)
     assert bookmark_of(during.last_state, "Customer") < stamp.isoformat(timespec="microseconds")
 
-    wait = tx["commit_at_ms"] / 1000 - rest_sim.control.clock()["epoch_ms"] / 1000
+    wait = tx["commit_at_ms"] / 1000 - sim.control.clock()["epoch_ms"] / 1000
     time.sleep(max(0.0, wait) + 0.2)
-    done = next(t for t in rest_sim.control.transactions() if t["transaction"] == tx["transaction"])
+    done = next(t for t in sim.control.transactions() if t["transaction"] == tx["transaction"])
     assert done["committed"]
     assert len(done["inserted"]) == 3
     ids = set(done["updated"]) | set(done["inserted"])
@@ -152,80 +143,74 @@ def test_rest_long_transaction_is_read_by_the_next_run(rest_sim: SimulatorProces
     got = tapkit.emitted_by_id(after.records["Customer"])
     # All of the transaction, and nothing else: an increment, not a re-sync.
     assert set(got) == ids
-    truth = {r["id"]: r for r in rest_sim.control.truth("Customer")}
+    truth = {r["id"]: r for r in sim.control.truth("Customer")}
     for record_id in ids:
         assert got[record_id]["LastModifiedDateTime"] == tapkit.utc_text(
             truth[record_id]["LastModifiedDateTime"]["value"]
         )
 
 
-def test_rest_margin_is_read_again_once_and_no_further() -> None:
+@pytest.mark.simulator(sizes={"Customer": 300}, default_size=5)
+def test_rest_margin_is_read_again_once_and_no_further(sim: SimulatorProcess) -> None:
     """The re-read covers only rows stamped within settle_seconds of the previous run."""
     # settle_seconds 5, not the default 30: the test gets past the margin in seconds.
-    with SimulatorProcess(sizes={"Customer": 300}, default_size=5) as sim:
-        config = customers_config(sim, settle_seconds=5)
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
-        first = tapkit.run_tap(config, catalog=catalog)
-        changed = sim.control.mutate("Customer", update=3, insert=2)
-        ids = set(changed["updated"]) | set(changed["inserted"])
-        second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
-        assert set(tapkit.emitted_by_id(second.records["Customer"])) == ids
-        time.sleep(6.5)  # the next run's Date is past the changes' margin
-        third = tapkit.run_tap(config, catalog=catalog, state=second.last_state)
-        assert set(tapkit.emitted_by_id(third.records["Customer"])) == ids  # the margin
-        assert rereads(third) == [len(ids)]
-        fourth = tapkit.run_tap(config, catalog=catalog, state=third.last_state)
-        assert fourth.returncode == 0, fourth.stderr[-2000:]
-        assert fourth.count("Customer") == 0
-        assert rereads(fourth) == [0]
-        # The bookmark trails the run's upper bound by the margin plus the Date's second.
-        state = fourth.last_state
-        assert bookmark_of(state, "Customer") == shifted(upper_bound_of(state, "Customer"), -6)
+    config = tapkit.config_for(sim, CUSTOMERS, settle_seconds=5)
+    catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    first = tapkit.run_tap(config, catalog=catalog)
+    changed = sim.control.mutate("Customer", update=3, insert=2)
+    ids = set(changed["updated"]) | set(changed["inserted"])
+    second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
+    assert set(tapkit.emitted_by_id(second.records["Customer"])) == ids
+    time.sleep(6.5)  # the next run's Date is past the changes' margin
+    third = tapkit.run_tap(config, catalog=catalog, state=second.last_state)
+    assert set(tapkit.emitted_by_id(third.records["Customer"])) == ids  # the margin
+    assert rereads(third) == [len(ids)]
+    fourth = tapkit.run_tap(config, catalog=catalog, state=third.last_state)
+    assert fourth.returncode == 0, fourth.stderr[-2000:]
+    assert fourth.count("Customer") == 0
+    assert rereads(fourth) == [0]
+    # The bookmark trails the run's upper bound by the margin plus the Date's second.
+    state = fourth.last_state
+    assert bookmark_of(state, "Customer") == shifted(upper_bound_of(state, "Customer"), -6)
 
 
-def test_rest_default_margin_rereads_after_a_busy_run() -> None:
+@pytest.mark.simulator(sizes={"Customer": 20000}, default_size=5)
+def test_rest_default_margin_rereads_after_a_busy_run(sim: SimulatorProcess) -> None:
     """The figure for the closing note: a run right after a busy one re-reads the rows
     changed within settle_seconds (default) of the busy run's start, no others."""
-    with SimulatorProcess(sizes={"Customer": 20000}, default_size=5) as sim:
-        config = customers_config(sim)
-        catalog = tapkit.select(tapkit.discover(config), ["Customer"])
-        first = tapkit.run_tap(config, catalog=catalog)
-        assert first.count("Customer") == 20000
-        changed = sim.control.mutate("Customer", update=3000, insert=500)
-        ids = set(changed["updated"]) | set(changed["inserted"])
-        busy = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
-        assert set(tapkit.emitted_by_id(busy.records["Customer"])) == ids
-        again = tapkit.run_tap(config, catalog=catalog, state=busy.last_state)
-        got = set(tapkit.emitted_by_id(again.records["Customer"]))
-        print(
-            f"busy run: {len(ids)} changed rows emitted; the run right after re-read "
-            f"{len(got)} rows ({rereads(again)} logged), settle_seconds {SETTLE_DEFAULT}"
-        )
-        assert got == ids
-        assert rereads(again) == [len(ids)]
+    config = tapkit.config_for(sim, CUSTOMERS)
+    catalog = tapkit.select(tapkit.discover(config), ["Customer"])
+    first = tapkit.run_tap(config, catalog=catalog)
+    assert first.count("Customer") == 20000
+    changed = sim.control.mutate("Customer", update=3000, insert=500)
+    ids = set(changed["updated"]) | set(changed["inserted"])
+    busy = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
+    assert set(tapkit.emitted_by_id(busy.records["Customer"])) == ids
+    again = tapkit.run_tap(config, catalog=catalog, state=busy.last_state)
+    got = set(tapkit.emitted_by_id(again.records["Customer"]))
+    print(
+        f"busy run: {len(ids)} changed rows emitted; the run right after re-read "
+        f"{len(got)} rows ({rereads(again)} logged), settle_seconds {SETTLE_DEFAULT}"
+    )
+    assert got == ids
+    assert rereads(again) == [len(ids)]
 
 
 # --- OData inquiries, both URL families --------------------------------------------------------
 
 
-@pytest.fixture
-def odata_sim() -> t.Iterator[SimulatorProcess]:
-    """One per test: a run re-reads the margin, so earlier tests' changes would show."""
-    with SimulatorProcess(seed=11) as sim:
-        yield sim
-
-
+@pytest.mark.simulator(seed=11)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_inquiry_change_saved_right_before_a_run_is_in_it(
-    odata_sim: SimulatorProcess, family: str
+    sim: SimulatorProcess, family: str
 ) -> None:
-    config = inquiry_config(odata_sim, family)
+    config = tapkit.config_for(sim, INQUIRY, odata_url_style=family)
     catalog, first = first_run(config, STAMPED)
     state = first.last_state
     changed_so_far: set[tuple[str, str]] = set()
     for round_ in range(3):
-        at_start_of_a_second(odata_sim)
-        changed = odata_sim.control.mutate_odata(STAMPED, update=4, insert=1)
+        at_start_of_a_second(sim)
+        changed = sim.control.mutate_odata(STAMPED, update=4, insert=1)
         keys = {order_key(k) for k in changed["updated"] + changed["inserted"]}
         changed_so_far |= keys
         run = tapkit.run_tap(config, catalog=catalog, state=state)
@@ -239,16 +224,15 @@ def test_inquiry_change_saved_right_before_a_run_is_in_it(
         state = run.last_state
 
 
+@pytest.mark.simulator(seed=11)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_inquiry_long_transaction_is_read_by_the_next_run(
-    odata_sim: SimulatorProcess, family: str
+    sim: SimulatorProcess, family: str
 ) -> None:
-    config = inquiry_config(odata_sim, family)
+    config = tapkit.config_for(sim, INQUIRY, odata_url_style=family)
     catalog, first = first_run(config, STAMPED)
     before = {order_key(r) for r in first.records[STAMPED]}
-    tx = odata_sim.control.mutate_odata(
-        STAMPED, update=5, insert=2, commit_after_seconds=COMMIT_AFTER
-    )
+    tx = sim.control.mutate_odata(STAMPED, update=5, insert=2, commit_after_seconds=COMMIT_AFTER)
     keys = {order_key(k) for k in tx["updated"] + tx["inserted"]}
     inserted = {order_key(k) for k in tx["inserted"]}
     during = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
@@ -264,7 +248,7 @@ def test_inquiry_long_transaction_is_read_by_the_next_run(
     # All of the transaction, and nothing else: an increment, not a re-sync.
     assert got == keys
     assert len(after.records[STAMPED]) == len(keys)
-    truth = {order_key(r): r for r in odata_sim.control.truth_odata(STAMPED)}
+    truth = {order_key(r): r for r in sim.control.truth_odata(STAMPED)}
     for record in after.records[STAMPED]:
         if order_key(record) in keys:
             assert record["LastModifiedOn"] == tapkit.utc_text(

@@ -31,32 +31,16 @@ SIZE = 300
 HEX_SECRET = re.compile(r"[0-9a-f]{48,}")
 
 
-@pytest.fixture(scope="module")
-def sim() -> t.Iterator[SimulatorProcess]:
-    with SimulatorProcess(sizes={"Customer": SIZE}) as process:
-        yield process
+pytestmark = pytest.mark.simulator(sizes={"Customer": SIZE})
+#: The stream the tests read, from the tap's default endpoint version; no company: the
+#: OAuth client's id names the tenant.
+CUSTOMERS = {"entities": ["Customer"], "endpoint_version": None, "company": None}
 
 
 @pytest.fixture(scope="module")
-def catalog(sim: SimulatorProcess) -> dict[str, t.Any]:
-    config = {"url": sim.url, **sim.credentials, "entities": ["Customer"]}
+def catalog(module_sim: SimulatorProcess) -> dict[str, t.Any]:
+    config = tapkit.config_for(module_sim, entities=["Customer"], endpoint_version=None)
     return tapkit.select(tapkit.discover(config), ["Customer"])
-
-
-def oauth_config(sim: SimulatorProcess, scheme: str, **extra: t.Any) -> dict[str, t.Any]:
-    client = sim.oauth_client
-    config: dict[str, t.Any] = {
-        "url": sim.url,
-        "auth_scheme": scheme,
-        "entities": ["Customer"],
-        "oauth_client_id": client["client_id"],
-        "oauth_client_secret": client["client_secret"],
-    }
-    if scheme == "OAuthPassword":
-        creds = sim.credentials
-        config.update(username=creds["username"], password=creds["password"])
-    config.update(extra)
-    return config
 
 
 def token_post(sim: SimulatorProcess, **form: str) -> requests.Response:
@@ -113,7 +97,13 @@ def test_password_sync_outlives_many_short_tokens(sim, catalog):
     sim.control.faults(latency_ms=150)
     # page_size 100 and 2 requests at once, not 1000 and 1: many requests, some in flight
     # together, across several token lifetimes.
-    config = oauth_config(sim, "OAuthPassword", page_size=100, max_concurrent_requests=2)
+    config = tapkit.config_for(
+        sim,
+        CUSTOMERS,
+        tapkit.oauth_settings(sim, "OAuthPassword"),
+        page_size=100,
+        max_concurrent_requests=2,
+    )
     run = tapkit.run_tap(config, catalog=catalog, log_level="DEBUG", timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     assert all_ids(run) == truth_ids(sim)
@@ -130,7 +120,9 @@ def test_password_falls_back_to_password_grant_when_refresh_token_dies(sim, cata
     """The server forgets every token mid-run: 401, refused refresh, new password grant."""
     sim.control.reset(sizes={"Customer": 3000}, token_lifetime_seconds=30)
     sim.control.faults(latency_ms=100)
-    config = oauth_config(sim, "OAuthPassword", page_size=100)  # not 1000: a run of many requests
+    config = tapkit.config_for(  # page_size 100, not 1000: a run of many requests
+        sim, CUSTOMERS, tapkit.oauth_settings(sim, "OAuthPassword"), page_size=100
+    )
     with tempfile.TemporaryDirectory() as tmpdir:
         command = tapkit.tap_command(config, Path(tmpdir), catalog=catalog)
         err_path = Path(tmpdir) / "stderr.txt"
@@ -155,7 +147,12 @@ def test_password_falls_back_to_password_grant_when_refresh_token_dies(sim, cata
 
 def test_password_grant_errors_are_clear(sim, catalog):
     sim.control.reset()
-    bad_secret = oauth_config(sim, "OAuthPassword", oauth_client_secret="wrong-secret-123")
+    bad_secret = tapkit.config_for(
+        sim,
+        CUSTOMERS,
+        tapkit.oauth_settings(sim, "OAuthPassword"),
+        oauth_client_secret="wrong-secret-123",
+    )
     run = tapkit.run_tap(bad_secret, catalog=catalog, log_level="DEBUG")
     tapkit.assert_one_clear_error(
         run, "invalid_client", "oauth_client_id", "oauth_client_secret", "Connected Application"
@@ -164,7 +161,9 @@ def test_password_grant_errors_are_clear(sim, catalog):
     assert sim.control.counters()["token_failures"] == 1
 
     sim.control.reset()
-    bad_password = oauth_config(sim, "OAuthPassword", password="not-the-password-42")
+    bad_password = tapkit.config_for(
+        sim, CUSTOMERS, tapkit.oauth_settings(sim, "OAuthPassword"), password="not-the-password-42"
+    )
     run = tapkit.run_tap(bad_password, catalog=catalog, log_level="DEBUG")
     tapkit.assert_one_clear_error(run, "invalid_grant", "'username'", "'password'")
     assert_no_secrets(run, "not-the-password-42", bad_password["oauth_client_secret"])
@@ -180,7 +179,9 @@ def test_unsupported_grant_message(sim):
     from tap_acumatica.settings import Settings
 
     sim.control.reset()
-    config = Settings.from_config(oauth_config(sim, "OAuthPassword"))
+    config = Settings.from_config(
+        tapkit.config_for(sim, CUSTOMERS, tapkit.oauth_settings(sim, "OAuthPassword"))
+    )
     client = AcumaticaClient(config, OAuthPassword(config))
     with pytest.raises(TokenRefused) as caught:
         request_token(client, "client_credentials", dict(sim.oauth_client))
@@ -201,8 +202,13 @@ def test_refresh_token_rotation_across_two_runs(sim, catalog, tmp_path):
     sim.control.faults(latency_ms=300)
     first = password_grant(sim)["refresh_token"]
     token_file = tmp_path / "tokens.json"
-    config = oauth_config(  # page_size 50, not 1000: a run of many requests
-        sim, "OAuth", oauth_refresh_token=first, oauth_token_file=str(token_file), page_size=50
+    config = tapkit.config_for(  # page_size 50, not 1000: a run of many requests
+        sim,
+        CUSTOMERS,
+        tapkit.oauth_settings(sim, "OAuth"),
+        oauth_refresh_token=first,
+        oauth_token_file=str(token_file),
+        page_size=50,
     )
 
     run1 = tapkit.run_tap(config, catalog=catalog, log_level="DEBUG")
@@ -238,9 +244,10 @@ def test_concurrent_runs_share_one_token_file(sim, catalog, tmp_path):
     """
     sim.control.reset(sizes={"Customer": 2000}, token_lifetime_seconds=1)
     sim.control.faults(latency_ms=60)
-    config = oauth_config(
+    config = tapkit.config_for(
         sim,
-        "OAuth",
+        CUSTOMERS,
+        tapkit.oauth_settings(sim, "OAuth"),
         oauth_refresh_token=password_grant(sim)["refresh_token"],
         oauth_token_file=str(tmp_path / "tokens.json"),
         page_size=100,  # not 1000: a run of many requests
@@ -276,7 +283,9 @@ def test_stored_refresh_token_no_longer_valid(sim, catalog, tmp_path):
     token_file = tmp_path / "tokens.json"
     stale = "ab" * 32
     token_file.write_text(json.dumps({"refresh_token": stale, "issued_at": "2026-01-01"}))
-    config = oauth_config(sim, "OAuth", oauth_token_file=str(token_file))
+    config = tapkit.config_for(
+        sim, CUSTOMERS, tapkit.oauth_settings(sim, "OAuth"), oauth_token_file=str(token_file)
+    )
     run = tapkit.run_tap(config, catalog=catalog, log_level="DEBUG")
     tapkit.assert_one_clear_error(run, "no longer valid", str(token_file), "tap-acumatica-auth")
     assert "is no longer valid" in run.stderr  # the warning naming the file
@@ -286,9 +295,10 @@ def test_stored_refresh_token_no_longer_valid(sim, catalog, tmp_path):
 
 def test_oauth_bad_client_is_clear(sim, catalog, tmp_path):
     sim.control.reset()
-    config = oauth_config(
+    config = tapkit.config_for(
         sim,
-        "OAuth",
+        CUSTOMERS,
+        tapkit.oauth_settings(sim, "OAuth"),
         oauth_refresh_token="cd" * 32,
         oauth_client_secret="nope-nope-nope",
         oauth_token_file=str(tmp_path / "tokens.json"),
@@ -347,7 +357,9 @@ def browse(url: str) -> str:
 def test_helper_code_flow_then_tap_runs_from_stored_token(sim, catalog, tmp_path):
     sim.control.reset()
     token_file = tmp_path / "tokens.json"
-    config = oauth_config(sim, "OAuth", oauth_token_file=str(token_file))
+    config = tapkit.config_for(
+        sim, CUSTOMERS, tapkit.oauth_settings(sim, "OAuth"), oauth_token_file=str(token_file)
+    )
     helper = Helper(config, tmp_path)
     query = dict(parse_qsl(urlsplit(helper.authorize_url).query))
     assert query["response_type"] == "code"
@@ -380,7 +392,9 @@ def test_helper_code_flow_then_tap_runs_from_stored_token(sim, catalog, tmp_path
 def test_helper_print_token_flag(sim, tmp_path):
     sim.control.reset()
     token_file = tmp_path / "tokens.json"
-    config = oauth_config(sim, "OAuth", oauth_token_file=str(token_file))
+    config = tapkit.config_for(
+        sim, CUSTOMERS, tapkit.oauth_settings(sim, "OAuth"), oauth_token_file=str(token_file)
+    )
     helper = Helper(config, tmp_path, "--print-token")
     requests.get(browse(helper.authorize_url), timeout=30)
     returncode, out, err = helper.finish()
@@ -391,7 +405,9 @@ def test_helper_print_token_flag(sim, tmp_path):
 def test_helper_rejects_a_forged_redirect(sim, tmp_path):
     sim.control.reset()
     token_file = tmp_path / "tokens.json"
-    config = oauth_config(sim, "OAuth", oauth_token_file=str(token_file))
+    config = tapkit.config_for(
+        sim, CUSTOMERS, tapkit.oauth_settings(sim, "OAuth"), oauth_token_file=str(token_file)
+    )
     helper = Helper(config, tmp_path)
     redirect = dict(parse_qsl(urlsplit(helper.authorize_url).query))["redirect_uri"]
     requests.get(redirect, params={"code": "f" * 48, "state": "forged"}, timeout=30)
@@ -406,7 +422,12 @@ def test_helper_rejects_a_forged_redirect(sim, tmp_path):
 def test_helper_implicit_flow_then_tap_uses_access_token(sim, catalog, tmp_path):
     sim.control.reset()
     token_file = tmp_path / "tokens.json"
-    config = oauth_config(sim, "OAuthImplicit", oauth_token_file=str(token_file))
+    config = tapkit.config_for(
+        sim,
+        CUSTOMERS,
+        tapkit.oauth_settings(sim, "OAuthImplicit"),
+        oauth_token_file=str(token_file),
+    )
     helper = Helper(config, tmp_path, "--flow", "implicit")
     query = dict(parse_qsl(urlsplit(helper.authorize_url).query))
     assert query["response_type"] == "token"

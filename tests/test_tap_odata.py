@@ -27,27 +27,16 @@ STAMPED = "BI-SalesOrders"
 PAGE = 40
 
 
-@pytest.fixture(scope="module")
-def sim() -> t.Iterator[SimulatorProcess]:
-    with SimulatorProcess(seed=11) as process:
-        yield process
-
-
-def config_for(sim: SimulatorProcess, style: str, **extra: t.Any) -> dict[str, t.Any]:
-    config: dict[str, t.Any] = {
-        "url": sim.url,
-        **sim.credentials,
-        "schema": "OData",
-        "odata_url_style": style,
-        # Not the default (1000): the inquiries' rows take several pages and windows.
-        "page_size": PAGE,
-        # Not the default (1 s): quick retries, the logic is the same.
-        "backoff_factor": 0.01,
-        # Not the default (1): requests overlap, as in the ordering and paging checks.
-        "max_concurrent_requests": 2,
-    }
-    config.update(extra)
-    return config
+pytestmark = pytest.mark.simulator(seed=11)
+ODATA = {
+    "schema": "OData",
+    # Not the default (1000): the inquiries' rows take several pages and windows.
+    "page_size": PAGE,
+    # Not the default (1 s): quick retries, the logic is the same.
+    "backoff_factor": 0.01,
+    # Not the default (1): requests overlap, as in the ordering and paging checks.
+    "max_concurrent_requests": 2,
+}
 
 
 def truth(sim: SimulatorProcess, inquiry: str) -> list[dict[str, t.Any]]:
@@ -109,7 +98,7 @@ TYPES = {  # (JSON types, format) per column of BI-SalesOrders, per family
 @pytest.mark.parametrize("family", FAMILIES)
 def test_discovery_matches_the_inquiries(sim: SimulatorProcess, family: str) -> None:
     before = odata_counts(sim)
-    catalog = tapkit.discover(config_for(sim, family))
+    catalog = tapkit.discover(tapkit.config_for(sim, ODATA, odata_url_style=family))
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     # The parameterised inquiry is skipped: no inquiry_parameters configured.
     assert sorted(streams) == sorted(PLAIN)
@@ -150,9 +139,10 @@ def test_discovery_matches_the_inquiries(sim: SimulatorProcess, family: str) -> 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_discovery_settings(sim: SimulatorProcess, family: str) -> None:
     catalog = tapkit.discover(
-        config_for(
+        tapkit.config_for(
             sim,
-            family,
+            ODATA,
+            odata_url_style=family,
             inquiries=["Customer Contacts", PARAMETERISED],
             inquiry_parameters={PARAMETERISED: {"Warehouse": "MAIN"}},
             inquiry_replication_keys={STAMPED: "LastModifiedOn"},
@@ -163,33 +153,43 @@ def test_discovery_settings(sim: SimulatorProcess, family: str) -> None:
     assert streams[PARAMETERISED]["key_properties"] == ["InventoryID", "Warehouse", "Subitem"]
 
     catalog = tapkit.discover(
-        config_for(sim, family, inquiry_replication_keys={STAMPED: "LastModifiedOn"})
+        tapkit.config_for(
+            sim, ODATA, odata_url_style=family, inquiry_replication_keys={STAMPED: "LastModifiedOn"}
+        )
     )
     entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == STAMPED)
     assert entry["replication_key"] == "LastModifiedOn"
     assert entry["replication_method"] == "INCREMENTAL"
 
-    run = tapkit.run_tap(config_for(sim, family, inquiries=["Nope"]), extra=["--discover"])
+    run = tapkit.run_tap(
+        tapkit.config_for(sim, ODATA, odata_url_style=family, inquiries=["Nope"]),
+        extra=["--discover"],
+    )
     assert run.returncode == 1
     assert "Unknown inquiry in 'inquiries': 'Nope'" in run.stderr
     assert "'Customer Contacts'" in run.stderr
 
     run = tapkit.run_tap(
-        config_for(sim, family, inquiry_replication_keys={STAMPED: "Status"}), extra=["--discover"]
+        tapkit.config_for(
+            sim, ODATA, odata_url_style=family, inquiry_replication_keys={STAMPED: "Status"}
+        ),
+        extra=["--discover"],
     )
     assert run.returncode == 1
     assert "must be a date-time column" in run.stderr
 
 
 def test_auto_probes_v4_first_and_says_so(sim: SimulatorProcess) -> None:
-    run = tapkit.run_tap(config_for(sim, "auto"), extra=["--discover"])
+    run = tapkit.run_tap(
+        tapkit.config_for(sim, ODATA, odata_url_style="auto"), extra=["--discover"]
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "odata_url_style auto: using OData v4" in run.stderr
     assert "/t/Company/api/odata/gi/" in run.stderr
 
 
 def test_auto_without_company_uses_legacy_root(sim: SimulatorProcess) -> None:
-    config = config_for(sim, "auto", inquiries=["Customer Contacts"])
+    config = tapkit.config_for(sim, ODATA, odata_url_style="auto", inquiries=["Customer Contacts"])
     config["company"] = ""
     catalog = tapkit.discover(config)
     assert [s["tap_stream_id"] for s in catalog["streams"]] == ["Customer Contacts"]
@@ -204,7 +204,12 @@ def test_auto_without_company_uses_legacy_root(sim: SimulatorProcess) -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_full_sync_equals_truth_without_metadata(sim: SimulatorProcess, family: str) -> None:
-    config = config_for(sim, family, inquiry_parameters={PARAMETERISED: {"Warehouse": "MAIN"}})
+    config = tapkit.config_for(
+        sim,
+        ODATA,
+        odata_url_style=family,
+        inquiry_parameters={PARAMETERISED: {"Warehouse": "MAIN"}},
+    )
     catalog = tapkit.discover(config)
     names = [*PLAIN, PARAMETERISED]
     assert sorted(s["tap_stream_id"] for s in catalog["streams"]) == sorted(names)
@@ -236,9 +241,10 @@ def test_full_sync_equals_truth_without_metadata(sim: SimulatorProcess, family: 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_values_are_exact(sim: SimulatorProcess, family: str) -> None:
     """Decimals keep digits and scale, Int64 above 2**53 is exact, CHAR padding is kept."""
-    config = config_for(
+    config = tapkit.config_for(
         sim,
-        family,
+        ODATA,
+        odata_url_style=family,
         inquiries=[STAMPED, PARAMETERISED],
         inquiry_parameters={PARAMETERISED: {"Warehouse": "WHOLESALE"}},
     )
@@ -262,69 +268,74 @@ def test_values_are_exact(sim: SimulatorProcess, family: str) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_incremental_second_run_reads_only_changes(family: str) -> None:
-    # Its own simulator: a run re-reads the margin, where other tests' changes would show.
-    with SimulatorProcess(seed=11) as sim:
-        config = config_for(
-            sim, family, inquiries=[STAMPED], inquiry_replication_keys={STAMPED: "LastModifiedOn"}
-        )
-        catalog = tapkit.select(tapkit.discover(config), [STAMPED])
-        first = tapkit.run_tap(config, catalog=catalog)
-        assert first.returncode == 0, first.stderr[-3000:]
-        rows = truth(sim, STAMPED)
-        assert first.count(STAMPED) == len(rows) > PAGE
-        assert len({(r["OrderType"], r["OrderNbr"]) for r in first.records[STAMPED]}) == len(rows)
-        state = first.last_state
-        assert state is not None
-        bookmark = state["bookmarks"][STAMPED]["replication_key_value"]
+def test_incremental_second_run_reads_only_changes(sim: SimulatorProcess, family: str) -> None:
+    # The simulator reset for this test (`sim`): a run re-reads the margin, where other
+    # tests' changes would show.
+    config = tapkit.config_for(
+        sim,
+        ODATA,
+        odata_url_style=family,
+        inquiries=[STAMPED],
+        inquiry_replication_keys={STAMPED: "LastModifiedOn"},
+    )
+    catalog = tapkit.select(tapkit.discover(config), [STAMPED])
+    first = tapkit.run_tap(config, catalog=catalog)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rows = truth(sim, STAMPED)
+    assert first.count(STAMPED) == len(rows) > PAGE
+    assert len({(r["OrderType"], r["OrderNbr"]) for r in first.records[STAMPED]}) == len(rows)
+    state = first.last_state
+    assert state is not None
+    bookmark = state["bookmarks"][STAMPED]["replication_key_value"]
 
-        changed = sim.control.mutate_odata(STAMPED, update=7, insert=4)
-        # At once, default settle_seconds: the changes are in this run.
-        second = tapkit.run_tap(config, catalog=catalog, state=state)
-        assert second.returncode == 0, second.stderr[-3000:]
-        want = {(k["OrderType"], k["OrderNbr"]) for k in changed["updated"] + changed["inserted"]}
-        got = [(r["OrderType"], r["OrderNbr"]) for r in second.records.get(STAMPED, [])]
-        assert sorted(got) == sorted(want)
-        assert all(r["LastModifiedOn"] > bookmark for r in second.records[STAMPED])
-        assert second.last_state is not None
-        assert second.last_state["bookmarks"][STAMPED]["replication_key_value"] >= bookmark
+    changed = sim.control.mutate_odata(STAMPED, update=7, insert=4)
+    # At once, default settle_seconds: the changes are in this run.
+    second = tapkit.run_tap(config, catalog=catalog, state=state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    want = {(k["OrderType"], k["OrderNbr"]) for k in changed["updated"] + changed["inserted"]}
+    got = [(r["OrderType"], r["OrderNbr"]) for r in second.records.get(STAMPED, [])]
+    assert sorted(got) == sorted(want)
+    assert all(r["LastModifiedOn"] > bookmark for r in second.records[STAMPED])
+    assert second.last_state is not None
+    assert second.last_state["bookmarks"][STAMPED]["replication_key_value"] >= bookmark
 
-        third = tapkit.run_tap(config, catalog=catalog, state=second.last_state)
-        assert third.returncode == 0, third.stderr[-3000:]
-        # The margin (settle_seconds) is read again: the changes, and nothing older.
-        again = [(r["OrderType"], r["OrderNbr"]) for r in third.records.get(STAMPED, [])]
-        assert sorted(again) == sorted(want)
-        assert f"{len(want)} of these records were re-read" in third.stderr
+    third = tapkit.run_tap(config, catalog=catalog, state=second.last_state)
+    assert third.returncode == 0, third.stderr[-3000:]
+    # The margin (settle_seconds) is read again: the changes, and nothing older.
+    again = [(r["OrderType"], r["OrderNbr"]) for r in third.records.get(STAMPED, [])]
+    assert sorted(again) == sorted(want)
+    assert f"{len(want)} of these records were re-read" in third.stderr
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_snapshot_end_follows_the_server_clock_not_ours(family: str) -> None:
+@pytest.mark.simulator(clock_offset_seconds=-3600)
+def test_snapshot_end_follows_the_server_clock_not_ours(sim: SimulatorProcess, family: str) -> None:
     """HTTP Basic needs no sign-in request, yet the run's end must come from the server.
 
     The ERP's clock is an hour behind this machine's: a snapshot end taken from the local
     clock would put the bookmark an hour ahead of the server, and rows changed after the
     run (stamped by the server's clock, before that bookmark) would never be read.
     """
-    with SimulatorProcess(seed=11, clock_offset_seconds=-3600) as behind:
-        config = config_for(
-            behind,
-            family,
-            inquiries=[STAMPED],
-            inquiry_replication_keys={STAMPED: "LastModifiedOn"},
-        )
-        catalog = tapkit.select(tapkit.discover(config), [STAMPED])
-        first = tapkit.run_tap(config, catalog=catalog)
-        assert first.returncode == 0, first.stderr[-3000:]
-        assert first.last_state is not None
-        bookmark = first.last_state["bookmarks"][STAMPED]["replication_key_value"]
-        server_now = behind.control.clock()["now"]
-        assert bookmark <= tapkit.utc_text(server_now)
-        changed = behind.control.mutate_odata(STAMPED, update=5, insert=2)
-        second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
-        assert second.returncode == 0, second.stderr[-3000:]
-        want = {(k["OrderType"], k["OrderNbr"]) for k in changed["updated"] + changed["inserted"]}
-        got = {(r["OrderType"], r["OrderNbr"]) for r in second.records.get(STAMPED, [])}
-        assert got == want
+    config = tapkit.config_for(
+        sim,
+        ODATA,
+        odata_url_style=family,
+        inquiries=[STAMPED],
+        inquiry_replication_keys={STAMPED: "LastModifiedOn"},
+    )
+    catalog = tapkit.select(tapkit.discover(config), [STAMPED])
+    first = tapkit.run_tap(config, catalog=catalog)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.last_state is not None
+    bookmark = first.last_state["bookmarks"][STAMPED]["replication_key_value"]
+    server_now = sim.control.clock()["now"]
+    assert bookmark <= tapkit.utc_text(server_now)
+    changed = sim.control.mutate_odata(STAMPED, update=5, insert=2)
+    second = tapkit.run_tap(config, catalog=catalog, state=first.last_state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    want = {(k["OrderType"], k["OrderNbr"]) for k in changed["updated"] + changed["inserted"]}
+    got = {(r["OrderType"], r["OrderNbr"]) for r in second.records.get(STAMPED, [])}
+    assert got == want
 
 
 # --- errors, auth, ordering --------------------------------------------------------------------
@@ -332,7 +343,7 @@ def test_snapshot_end_follows_the_server_clock_not_ours(family: str) -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_forbidden_inquiry_explains_expose_via_odata(sim: SimulatorProcess, family: str) -> None:
-    config = config_for(sim, family, inquiries=["Customer Contacts"])
+    config = tapkit.config_for(sim, ODATA, odata_url_style=family, inquiries=["Customer Contacts"])
     catalog = tapkit.select(tapkit.discover(config), ["Customer Contacts"])
     sim.control.faults(odata_forbidden=["Customer Contacts"])
     try:
@@ -352,9 +363,10 @@ def test_forbidden_inquiry_explains_expose_via_odata(sim: SimulatorProcess, fami
 @pytest.mark.parametrize("family", FAMILIES)
 def test_bearer_token_auth(sim: SimulatorProcess, family: str) -> None:
     client = sim.oauth_client
-    config = config_for(
+    config = tapkit.config_for(
         sim,
-        family,
+        ODATA,
+        odata_url_style=family,
         auth_scheme="OAuthPassword",
         inquiries=["Customer Contacts"],
         oauth_client_id=client["client_id"],
@@ -369,7 +381,7 @@ def test_bearer_token_auth(sim: SimulatorProcess, family: str) -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_keyless_ordering_skips_unsortable_columns(sim: SimulatorProcess, family: str) -> None:
     """Without keys every column orders the rows; a calculated one (400) is dropped."""
-    config = config_for(sim, family, inquiries=[STAMPED])
+    config = tapkit.config_for(sim, ODATA, odata_url_style=family, inquiries=[STAMPED])
     catalog = tapkit.select(tapkit.discover(config), [STAMPED])
     entry = catalog["streams"][0]
     entry["key_properties"] = []

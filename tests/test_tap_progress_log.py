@@ -15,6 +15,8 @@ import datetime as dt
 import itertools
 import re
 
+import pytest
+
 from tests import tapkit
 from tests.simulator.process import SimulatorProcess
 
@@ -30,25 +32,24 @@ SUMMARY = re.compile(
 )
 
 
-def test_progress_and_summary_lines() -> None:
+def test_progress_and_summary_lines(sim: SimulatorProcess) -> None:
     sizes = {"Customer": 2000, "StockItem": 60}
-    with SimulatorProcess(sizes=sizes, default_size=3, versions=[VERSION]) as sim:
-        config = {
-            "url": sim.url,
-            **sim.credentials,
-            "endpoint_version": VERSION,
-            "entities": list(sizes),
-            # Not the defaults: many small pages and a progress line every second, so the
-            # stream logs progress within a test's time.
-            "page_size": 100,
-            "progress_interval_seconds": 1,
-        }
-        catalog = tapkit.select(tapkit.discover(config), list(sizes))
-        # ~25 requests of >= 150 ms: the stream lasts well over two progress intervals
-        # however fast the machine.
-        sim.control.faults(latency_ms=150)
-        run = tapkit.run_tap(config, catalog=catalog)
-        sim.control.faults()
+    sim.configure(sizes=sizes, default_size=3, versions=[VERSION])
+    config = tapkit.config_for(
+        sim,
+        endpoint_version=VERSION,
+        entities=list(sizes),
+        # Not the defaults: many small pages and a progress line every second, so the
+        # stream logs progress within a test's time.
+        page_size=100,
+        progress_interval_seconds=1,
+    )
+    catalog = tapkit.select(tapkit.discover(config), list(sizes))
+    # ~25 requests of >= 150 ms: the stream lasts well over two progress intervals
+    # however fast the machine.
+    sim.control.faults(latency_ms=150)
+    run = tapkit.run_tap(config, catalog=catalog)
+    sim.control.faults()
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stderr.splitlines()
 
@@ -72,17 +73,16 @@ def test_progress_and_summary_lines() -> None:
         assert int(m["requests"]) >= 1
 
 
-def test_no_progress_lines_for_a_short_stream() -> None:
+@pytest.mark.simulator(sizes={"Customer": 300}, default_size=3, versions=[VERSION])
+def test_no_progress_lines_for_a_short_stream(sim: SimulatorProcess) -> None:
     """The default interval (30 s) keeps short runs quiet: just the summary."""
-    with SimulatorProcess(sizes={"Customer": 300}, default_size=3, versions=[VERSION]) as sim:
-        config = {
-            "url": sim.url,
-            **sim.credentials,
-            "endpoint_version": VERSION,
-            "entities": ["Customer"],
-            "page_size": 50,  # not 1000: several windows, still no progress line
-        }
-        run = tapkit.run_tap(config, catalog=tapkit.select(tapkit.discover(config), ["Customer"]))
+    config = tapkit.config_for(
+        sim,
+        endpoint_version=VERSION,
+        entities=["Customer"],
+        page_size=50,  # not 1000: several windows, still no progress line
+    )
+    run = tapkit.run_tap(config, catalog=tapkit.select(tapkit.discover(config), ["Customer"]))
     assert run.returncode == 0, run.stderr[-3000:]
     assert not [line for line in run.stderr.splitlines() if PROGRESS.search(line)]
     assert len([line for line in run.stderr.splitlines() if SUMMARY.search(line)]) == 1

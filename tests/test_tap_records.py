@@ -23,20 +23,18 @@ VERSIONS = ["17.200.001", "20.200.001", "24.200.001"]
 ENTITIES = ["Customer", "SalesOrder"]
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess(
-        sizes={"SalesOrder": 120, "Customer": 150}, default_size=5, versions=VERSIONS
-    ) as simulator:
-        yield simulator
+# The tests share one signed-in session (`api`): the simulator keeps its state for the module.
+pytestmark = pytest.mark.simulator(
+    sizes={"SalesOrder": 120, "Customer": 150}, default_size=5, versions=VERSIONS
+)
 
 
 @pytest.fixture(scope="module")
-def api(sim: SimulatorProcess):
+def api(module_sim: SimulatorProcess):
     session = requests.Session()
-    creds = sim.credentials
+    creds = module_sim.credentials
     session.post(
-        sim.url + "entity/auth/login",
+        module_sim.url + "entity/auth/login",
         json={
             "name": creds["username"],
             "password": creds["password"],
@@ -45,13 +43,17 @@ def api(sim: SimulatorProcess):
         timeout=30,
     ).raise_for_status()
     yield session
-    session.post(sim.url + "entity/auth/logout", timeout=30)
+    session.post(module_sim.url + "entity/auth/logout", timeout=30)
 
 
 def schemas(sim: SimulatorProcess, version: str) -> dict[str, dict]:
     catalog = tapkit.discover(
-        tapkit.rest_config(
-            sim, endpoint_version=version, entities=ENTITIES, discover_custom_fields=True
+        tapkit.config_for(
+            sim,
+            tapkit.QUICK_RETRIES,
+            endpoint_version=version,
+            entities=ENTITIES,
+            discover_custom_fields=True,
         )
     )
     return {entry["tap_stream_id"]: entry["schema"] for entry in catalog["streams"]}
@@ -65,8 +67,8 @@ def both_ways(schema: dict, body: bytes) -> tuple[list, list, ListDecoder]:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_typed_decoding_equals_generic_for_every_shape(sim, api, version) -> None:
-    for entity, schema in schemas(sim, version).items():
+def test_typed_decoding_equals_generic_for_every_shape(module_sim, api, version) -> None:
+    for entity, schema in schemas(module_sim, version).items():
         props = schema["properties"]
         customs = [".".join(src) for name in props if (src := custom_source(name))]
         nested = [
@@ -78,7 +80,7 @@ def test_typed_decoding_equals_generic_for_every_shape(sim, api, version) -> Non
         if nested:
             params["$expand"] = ",".join(nested)
         body = api.get(
-            f"{sim.url}entity/Default/{version}/{entity}", params=params, timeout=60
+            f"{module_sim.url}entity/Default/{version}/{entity}", params=params, timeout=60
         ).content
         typed, generic, decoder = both_ways(schema, body)
         assert decoder.fallbacks == 0, (version, entity)
@@ -94,11 +96,11 @@ def test_typed_decoding_equals_generic_for_every_shape(sim, api, version) -> Non
         )
 
 
-def test_a_record_of_another_shape_is_decoded_the_generic_way(sim, api) -> None:
-    schema = schemas(sim, "24.200.001")["Customer"]
+def test_a_record_of_another_shape_is_decoded_the_generic_way(module_sim, api) -> None:
+    schema = schemas(module_sim, "24.200.001")["Customer"]
     rows = json.loads(
         api.get(
-            f"{sim.url}entity/Default/24.200.001/Customer", params={"$top": 5}, timeout=60
+            f"{module_sim.url}entity/Default/24.200.001/Customer", params={"$top": 5}, timeout=60
         ).content
     )
     field = next(
@@ -116,7 +118,7 @@ def test_a_record_of_another_shape_is_decoded_the_generic_way(sim, api) -> None:
     assert typed[2][field] == "bare"
 
 
-def test_non_list_json_is_returned_and_broken_json_raises(sim) -> None:
+def test_non_list_json_is_returned_and_broken_json_raises(module_sim) -> None:
     schema = {"properties": {"id": {"type": ["string"]}, "Name": {"type": ["string", "null"]}}}
     decoder = ListDecoder(schema)
     error = {"message": "An error has occurred.", "exceptionMessage": "boom"}

@@ -18,20 +18,12 @@ VERSION = "24.200.001"
 SIZES = {"Customer": 120, "StockItem": 40}
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorProcess(sizes=SIZES, default_size=3, versions=[VERSION]) as simulator:
-        yield simulator
+pytestmark = pytest.mark.simulator(sizes=SIZES, default_size=3, versions=[VERSION])
 
 
 @pytest.fixture(scope="module")
-def config(sim: SimulatorProcess) -> dict:
-    return {
-        "url": sim.url,
-        **sim.credentials,
-        "endpoint_version": VERSION,
-        "entities": list(SIZES),
-    }
+def config(module_sim: SimulatorProcess) -> dict:
+    return tapkit.config_for(module_sim, endpoint_version=VERSION, entities=list(SIZES))
 
 
 @pytest.fixture(scope="module")

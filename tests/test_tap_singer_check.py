@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import tapkit
 from tests.simulator.process import SimulatorProcess
 from tests.toolenv import ensure_tool
 
@@ -74,37 +75,35 @@ def summaries(output: str) -> list[dict[str, int]]:
     return tables
 
 
-def test_singer_check_tap(tmp_path: Path) -> None:
+@pytest.mark.simulator(sizes=SIZES, default_size=5, versions=["20.200.001"])
+def test_singer_check_tap(sim: SimulatorProcess, tmp_path: Path) -> None:
     tools = ensure_tool("singer-tools")
-    with SimulatorProcess(sizes=SIZES, default_size=5, versions=["20.200.001"]) as sim:
-        config = tmp_path / "config.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "url": sim.url,
-                    **sim.credentials,
-                    "endpoint_version": "20.200.001",
-                    "entities": list(SIZES),
-                    "page_size": 100,  # not 1000: the entities' rows take several windows
-                }
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            tapkit.config_for(
+                sim,
+                entities=list(SIZES),
+                page_size=100,  # not 1000: the entities' rows take several windows
             )
         )
-        done = subprocess.run(
-            [tools.python, "-c", WRAPPER, "--tap", TAP, "--config", str(config)],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        output = done.stdout + done.stderr
-        assert done.returncode == 0, output[-4000:]
-        assert output.count("The output is valid.") == 2, output[-4000:]
-        assert "Now re-running tap with state produced by previous run" in output
-        first, rerun = summaries(done.stdout)
-        assert first == SIZES, first
-        # Nothing changed since the first run: its state makes the rerun read nothing (the
-        # rows are stamped long before the settle_seconds margin it reads again).
-        assert sum(rerun.values()) == 0, rerun
-        counters = sim.control.counters()
-        assert counters["open_sessions"] == 0, counters
+    )
+    done = subprocess.run(
+        [tools.python, "-c", WRAPPER, "--tap", TAP, "--config", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert output.count("The output is valid.") == 2, output[-4000:]
+    assert "Now re-running tap with state produced by previous run" in output
+    first, rerun = summaries(done.stdout)
+    assert first == SIZES, first
+    # Nothing changed since the first run: its state makes the rerun read nothing (the
+    # rows are stamped long before the settle_seconds margin it reads again).
+    assert sum(rerun.values()) == 0, rerun
+    counters = sim.control.counters()
+    assert counters["open_sessions"] == 0, counters

@@ -8,8 +8,6 @@ IIS does. (The table of every form is ``test_unit_urls.py``.)
 
 from __future__ import annotations
 
-import typing as t
-
 import pytest
 
 from tests import tapkit
@@ -19,10 +17,7 @@ INQUIRY = "Customer Contacts"
 TENANT = "Company"
 
 
-@pytest.fixture(scope="module")
-def sim() -> t.Iterator[SimulatorProcess]:
-    with SimulatorProcess(seed=5, tenants=[TENANT, "Other"], sizes={"Customer": 30}) as process:
-        yield process
+pytestmark = pytest.mark.simulator(seed=5, tenants=[TENANT, "Other"], sizes={"Customer": 30})
 
 
 def credentials(sim: SimulatorProcess) -> dict[str, str]:

@@ -26,6 +26,9 @@ class ControlClient:
 
     def __init__(self, url: str) -> None:
         self.base = url.rstrip("/") + "/__control/"
+        #: Options ``reset`` overlays on the process's startup options before its own
+        #: (those of ``SimulatorProcess.configure``).
+        self.configured: dict = {}
 
     def _call(self, method: str, path: str, body: dict | None = None):
         data = None if body is None else json.dumps(body).encode()
@@ -96,7 +99,9 @@ class ControlClient:
         return self._call("POST", "faults", config)
 
     def reset(self, **options) -> dict:
-        return self._call("POST", "reset", options)
+        """Clear all state and run with the startup options, overlaid by the configured
+        ones (``SimulatorProcess.configure``), overlaid by ``options``."""
+        return self._call("POST", "reset", {**self.configured, **options})
 
     def truth_odata(self, inquiry: str) -> list[dict]:
         return self._call("GET", f"truth-odata/{quote(inquiry)}")
@@ -117,6 +122,8 @@ class SimulatorProcess:
         self, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 60, **options
     ) -> None:
         self.host, self.port = host, port
+        self.startup_options = dict(options)
+        #: The options the simulator runs with (the startup ones, or ``configure``'s).
         self.options = options
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
@@ -147,10 +154,28 @@ class SimulatorProcess:
         client_id, secret = next(iter(self._option("oauth_clients").items()))
         return {"client_id": client_id, "client_secret": secret}
 
+    def configure(self, **options) -> SimulatorProcess:
+        """Run on as though started with ``options`` (over the startup ones, which the
+        shared test simulator has none of): all state starts afresh (data, counters,
+        faults, sessions, transactions) and a later ``control.reset(**more)`` overlays
+        ``more`` on these options. Every option can change but the instance path (``url``
+        and the control API live under it), and the host and port."""
+        path = self.startup_options.get("instance_path", DEFAULTS["instance_path"])
+        if str(options.get("instance_path", path)).strip("/") != str(path).strip("/"):
+            raise ValueError("instance_path cannot change on a running simulator: start one")
+        previous, self.control.configured = self.control.configured, dict(options)
+        try:
+            self.control.reset()
+        except Exception:
+            self.control.configured = previous
+            raise
+        self.options = {**self.startup_options, **options}
+        return self
+
     def start(self) -> SimulatorProcess:
         fd, self._options_file = tempfile.mkstemp(prefix="acumatica-sim-", suffix=".json")
         with os.fdopen(fd, "w") as handle:
-            json.dump(self.options, handle)
+            json.dump(self.startup_options, handle)
         cmd = [
             sys.executable,
             "-m",

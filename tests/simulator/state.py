@@ -235,19 +235,25 @@ class Simulator:
             self.transactions = 0
             self.renderers: dict[tuple[str, str], EntityRenderer] = {}
             self.row_cache = RowCache(int(self.options["row_cache_mb"]) * 1024 * 1024)
-            self.odata = self._make_odata()
-            self._dac = None  # built on first use: most runs never read DACs
+            # Built on first use: most runs never read inquiries or DACs, and generating the
+            # inquiries' rows was nearly all the time a reset took.
+            self._odata = None
+            self._dac = None
 
-    def _make_odata(self):
+    @property
+    def odata(self):
         from .odata import ODataService
 
-        return ODataService(
-            seed=self.options["seed"],
-            sizes=self.options["odata_sizes"],
-            counters=self.counters,
-            clock=now_utc,
-            forbidden=tuple(self.options["odata_forbidden"]),
-        )
+        with self.lock:
+            if self._odata is None:
+                self._odata = ODataService(
+                    seed=self.options["seed"],
+                    sizes=self.options["odata_sizes"],
+                    counters=self.counters,
+                    clock=now_utc,
+                    forbidden=tuple(self.options["odata_forbidden"]),
+                )
+            return self._odata
 
     @property
     def dac(self):
