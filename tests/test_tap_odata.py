@@ -267,17 +267,22 @@ def test_values_are_exact(sim: SimulatorProcess, family: str) -> None:
 # --- incremental -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_incremental_second_run_reads_only_changes(sim: SimulatorProcess, family: str) -> None:
-    # The simulator reset for this test (`sim`): a run re-reads the margin, where other
-    # tests' changes would show.
-    config = tapkit.config_for(
+def stamped_config(sim: SimulatorProcess, family: str) -> dict:
+    """The stamped inquiry alone, read incrementally by its date-time column."""
+    return tapkit.config_for(
         sim,
         ODATA,
         odata_url_style=family,
         inquiries=[STAMPED],
         inquiry_replication_keys={STAMPED: "LastModifiedOn"},
     )
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_incremental_second_run_reads_only_changes(sim: SimulatorProcess, family: str) -> None:
+    # The simulator reset for this test (`sim`): a run re-reads the margin, where other
+    # tests' changes would show.
+    config = stamped_config(sim, family)
     catalog = tapkit.select(tapkit.discover(config), [STAMPED])
     first = tapkit.run_tap(config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -316,13 +321,7 @@ def test_snapshot_end_follows_the_server_clock_not_ours(sim: SimulatorProcess, f
     clock would put the bookmark an hour ahead of the server, and rows changed after the
     run (stamped by the server's clock, before that bookmark) would never be read.
     """
-    config = tapkit.config_for(
-        sim,
-        ODATA,
-        odata_url_style=family,
-        inquiries=[STAMPED],
-        inquiry_replication_keys={STAMPED: "LastModifiedOn"},
-    )
+    config = stamped_config(sim, family)
     catalog = tapkit.select(tapkit.discover(config), [STAMPED])
     first = tapkit.run_tap(config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-3000:]
