@@ -32,6 +32,7 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
             {
                 "status": "ok",
                 "versions": sim.options["versions"],
+                "contracts": [sim.contract_key(v) for v in sim.options["versions"]],
                 "tenants": sim.tenants,
                 "instance_path": sim.options["instance_path"],
             },
@@ -68,6 +69,7 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
             entity,
             req.query.get("expand", ""),
             req.query.get("custom", "") in ("1", "true", "True"),
+            req.query.get("archived", "") in ("1", "true", "True"),
         )
     if name in ("mutate", "delete") and method == "POST":
         body = _body(req)
@@ -107,7 +109,7 @@ def _dispatch(sim: Simulator, req: Request, name: str, args: list[str]) -> Respo
         return dac_control(sim, req, args)
     if name == "entities":
         version = req.query.get("version") or sim.options["versions"][-1]
-        c = contract(version)
+        c = contract(sim.contract_key(version))
         return json_response(200, {e: c.stamp_field(e) for e in c.top_level})
     return json_response(404, {"error": f"unknown control call {method} {name}"})
 

@@ -40,6 +40,9 @@ What is modelled, and why:
 * Not modelled (answered 501 so a client relying on them notices): ``$expand``, key
   lookups ``SOOrder(OrderType='SO',OrderNbr='000058')``; ``$count`` is a 400 like any
   other unsupported option; no ``@odata.nextLink`` (Acumatica's page limits are silent).
+* Archived documents (option ``archive`` of the simulator, archive.py): SOOrder, SOLine and
+  ARInvoice rows the policy archives are hidden unless the request has header
+  ``PX-ApiArchive: SHOW`` [DG], and never changed by ``mutate``.
 * ``synthetic_types: N`` adds N generated entity types (about 8 KB of EDMX each, so 2,500
   give ~20 MB, the size of a real 2026 R2 document) to ``$metadata`` for the discovery
   benchmark; they hold no rows.
@@ -63,6 +66,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import quoteattr
 
+from .archive import Policy, shows_archived
 from .filtering import FilterSyntaxError, parse_filter
 
 __all__ = ["Dac", "DacService", "Prop", "is_dac_path"]
@@ -137,6 +141,7 @@ class _Row:
     version: int = 0
     deleted: bool = False
     order: bytes = b""
+    archived: bool = False
 
 
 @dataclass
@@ -581,6 +586,7 @@ class DacService:
         options: Mapping[str, Any] | None,
         clock: Callable[[], datetime],
         counters: Any,
+        archive: Policy | None = None,
     ) -> None:
         unknown = set(options or {}) - set(DEFAULT_OPTIONS)
         if unknown:
@@ -589,6 +595,7 @@ class DacService:
         self.seed = seed
         self.clock = clock
         self.counters = counters
+        self.archive = archive or Policy(None, seed)
         self.lock = threading.RLock()
         self.dacs = build_dacs()
         self._by_name: dict[str, Dac] = {}
@@ -640,13 +647,25 @@ class DacService:
         values["tstamp"] = self._next_tstamp()
         row = _Row(values)
         row.order = self._order(dac.name, row)
+        if stamp is None and "LastModifiedDateTime" in values:
+            # An order's lines are decided with it (hashed as the order), each by its own age.
+            table_name = "SOOrder" if dac.name == "SOLine" else dac.name
+            ident = values.get("OrderNbr") or values.get("RefNbr")
+            modified = int(values["LastModifiedDateTime"].timestamp() * 1000)
+            row.archived = self.archive.applies(dac.name) and self.archive.archived(
+                table_name, ident, modified
+            )
         key = self._key(dac, values)
         table.rows[key] = row
         table.sorted_cache = None
         return row
 
-    def _visible(self, dac: Dac, row: _Row, show_deleted: bool) -> bool:
+    def _visible(
+        self, dac: Dac, row: _Row, show_deleted: bool, show_archived: bool = False
+    ) -> bool:
         if row.deleted and not show_deleted:
+            return False
+        if row.archived and not show_archived:
             return False
         if dac.base is not None:  # Customer: the BAccount rows that are customers
             return row.values.get("Type") == "CU"
@@ -713,12 +732,14 @@ class DacService:
     def _public_key(self, dac: Dac, row: _Row) -> dict[str, Any]:
         return {k: row.values[k] for k in dac.all_keys}
 
-    def truth(self, name: str, show_deleted: bool = False) -> list[dict[str, Any]]:
+    def truth(
+        self, name: str, show_deleted: bool = False, show_archived: bool = False
+    ) -> list[dict[str, Any]]:
         """Every visible row (all properties) as a v4 response renders it, with decimals as
         strings (exact) and date-times in UTC."""
         dac = self.dac(name)
         with self.lock:
-            rows = self._rows(dac, show_deleted)
+            rows = self._rows(dac, show_deleted, show_archived)
             props = dac.all_props
             return [json.loads(self._row_json(r, props, ieee754=True, offset=0)) for r in rows]
 
@@ -730,7 +751,7 @@ class DacService:
                 for n, d in self.tables[dac.table].removed
             ]
 
-    def _rows(self, dac: Dac, show_deleted: bool) -> list[_Row]:
+    def _rows(self, dac: Dac, show_deleted: bool, show_archived: bool = False) -> list[_Row]:
         table = self.tables[dac.table]
         keys = self._root(dac).keys
         # The clustered index: key order, kept until a row is added or removed.
@@ -738,7 +759,7 @@ class DacService:
             table.sorted_cache = sorted(
                 table.rows.values(), key=lambda r: tuple(_sort_key(r.values[k]) for k in keys)
             )
-        return [r for r in table.sorted_cache if self._visible(dac, r, show_deleted)]
+        return [r for r in table.sorted_cache if self._visible(dac, r, show_deleted, show_archived)]
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -896,7 +917,7 @@ class DacService:
             return found
 
         show_deleted = hdrs.get("px-apideleted", "").strip().upper() == "SHOW"
-        rows = self._rows(dac, show_deleted)
+        rows = self._rows(dac, show_deleted, shows_archived(hdrs))
         raw_filter = query.get("$filter", "").strip()
         if raw_filter:
             try:

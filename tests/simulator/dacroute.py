@@ -64,7 +64,8 @@ def control(sim, req: Request, args: list[str]) -> Response:
     body = json.loads(req.body.decode() or "{}") if req.body else {}
     if action == "truth" and len(args) > 1:
         show = req.query.get("deleted", "") in ("1", "true")
-        return json_response(200, service.truth(args[1], show))
+        archived = req.query.get("archived", "") in ("1", "true")
+        return json_response(200, service.truth(args[1], show, archived))
     if action == "deleted" and len(args) > 1:
         return json_response(200, service.deleted(args[1]))
     if action == "mutate" and req.method == "POST":

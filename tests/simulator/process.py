@@ -59,9 +59,17 @@ class ControlClient:
         return self._call("GET", "clock")
 
     def truth(
-        self, entity: str, expand: str = "", custom: bool = False, version: str | None = None
+        self,
+        entity: str,
+        expand: str = "",
+        custom: bool = False,
+        version: str | None = None,
+        archived: bool = False,
     ) -> list[dict]:
+        """Every current record; archived ones (option ``archive``) only with ``archived``."""
         params = {"expand": expand, "custom": "1" if custom else ""}
+        if archived:
+            params["archived"] = "1"
         if version:
             params["version"] = version
         return self._call("GET", f"truth/{quote(entity)}?{urlencode(params)}")

@@ -15,12 +15,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import selects
 from .store import EntityStore
 from .swagger import Contract, EntityDef
 from .values import (
     POOL,
     dumps,
     format_datetime,
+    format_utc_padded,
     legacy_date_string,
     make_uuid,
     ms_to_datetime,
@@ -43,6 +45,21 @@ CUSTOM_FIELDS = (
     ("UsrRatio", "CustomDoubleField", "DoubleValue"),
     ("UsrExternalGuid", "CustomGuidField", "GuidValue"),
 )
+#: Contract v5 adds drop-down custom fields (CustomStringSingleSelectField, ...). How a v3/v4
+#: endpoint writes such a user field is not documented, so they exist on v5 endpoints only.
+V5_CUSTOM_FIELDS = (
+    ("UsrRegion", "CustomStringSingleSelectField", "StringSingleSelectValue"),
+    ("UsrTier", "CustomIntSingleSelectField", "IntSingleSelectValue"),
+    ("UsrTags", "CustomStringMultiSelectField", "StringMultiSelectValue"),
+)
+#: The graph and view of ``_links["files:put"]`` (25.200.001 on), by entity.
+GRAPHS = {
+    "Customer": "PX.Objects.AR.CustomerMaint",
+    "SalesOrder": "PX.Objects.SO.SOOrderEntry",
+    "SalesInvoice": "PX.Objects.SO.SOInvoiceEntry",
+    "StockItem": "PX.Objects.IN.InventoryItemMaint",
+    "JournalTransaction": "PX.Objects.GL.JournalEntry",
+}
 PRIMARY_VIEWS = {
     "Customer": "BAccount",
     "StockItem": "Item",
@@ -72,14 +89,22 @@ class RequestError(ValueError):
     """A client mistake in $select/$expand/$custom: answered with HTTP 400."""
 
 
-def custom_fields(entity: str) -> list[tuple[str, str, str, str]]:
+def custom_fields(entity: str, v5: bool = False) -> list[tuple[str, str, str, str]]:
     """(view, field, custom type, value type) of the entity's custom fields."""
     view = PRIMARY_VIEWS.get(entity, "Document")
-    return [(view, name, ctype, vtype) for name, ctype, vtype in CUSTOM_FIELDS]
+    fields = CUSTOM_FIELDS + (V5_CUSTOM_FIELDS if v5 else ())
+    return [(view, name, ctype, vtype) for name, ctype, vtype in fields]
 
 
 def shift_of(index: int) -> int:
     return (6 * index + (index // 41)) % 250
+
+
+def field_shift(name: str) -> int:
+    """Where a field's pool index sits in an archetype's bits: by its name, so that a field
+    holds the same values in every endpoint version of one row (a connection moved from
+    24.200.001 to 26.200.001 must see its columns unchanged)."""
+    return stable_hash("shift", name) % 250
 
 
 ARCHETYPES = 4096  # distinct combinations of pooled values per (sub)entity
@@ -151,7 +176,9 @@ class EntityRenderer:
         self.entity = entity
         self.store = store
         self.seed = seed
-        self.offsets = offsets or [0]
+        #: 25.200.001 on, date-times come in UTC (``+00:00``) with 0 to 7 fraction digits.
+        self.modern = contract.modern
+        self.offsets = [0] if self.modern else offsets or [0]
         self.edef = contract.defs[entity]
         # Every DateTimeValue named LastModified* carries the row's stamp: all are indexable.
         self.stamp_aliases = [
@@ -161,7 +188,7 @@ class EntityRenderer:
         ]
         self.href_base = f"{instance_path}/entity/Default/{contract.version}/files/"
         self.key_field = self._key_field()
-        self.customs = custom_fields(entity)
+        self.customs = custom_fields(entity, contract.v5)
         self._pools: dict[tuple[str, str], list] = {}
         self._plans: dict[tuple, Plan] = {}
         self.arch_salt = stable_hash("archetype", seed, entity)
@@ -190,13 +217,31 @@ class EntityRenderer:
         if key not in self._pools:
             from .store import STAMP_HI, STAMP_LO
 
-            self._pools[key] = pool_for(
-                vtype, name, (self.seed, salt), self.offsets, STAMP_LO, STAMP_HI
-            )
+            kind = selects.kind_of(salt, name, vtype)
+            if kind is not None:
+                self._pools[key] = selects.pool(salt, name, kind, vtype, self.seed)
+            else:
+                self._pools[key] = pool_for(
+                    vtype,
+                    name,
+                    (self.seed, salt),
+                    self.offsets,
+                    STAMP_LO,
+                    STAMP_HI,
+                    modern=self.modern,
+                )
         return self._pools[key]
 
     def _offset(self, bits: int, salt: int) -> int:
         return self.offsets[((bits >> 240) ^ salt) % len(self.offsets)]
+
+    def _datetime(self, ms: int, bits: int, salt: int) -> str:
+        """A row's date-time: with varying offsets (up to 24.200.001), or in UTC with 0 to 7
+        fraction digits (25.200.001 on: ``…58.983+00:00``, ``…50.4+00:00``, ``…00+00:00``
+        were recorded; padded digits keep the instant)."""
+        if self.modern:
+            return format_utc_padded(ms, ((bits >> 232) ^ salt) & 7)
+        return format_datetime(ms, self._offset(bits, salt))
 
     def _dynamic(self, edef: EntityDef, name: str, top: bool):
         """(typed fn, rendered fn) for values that depend on the row, not a pool; or None."""
@@ -205,7 +250,7 @@ class EntityRenderer:
         if vtype == "DateTimeValue" and name.startswith("LastModified"):
             return (
                 lambda bits, row, stamp: ms_to_datetime(stamp),
-                lambda bits, row, stamp: f'"{format_datetime(stamp, self._offset(bits, salt))}"',
+                lambda bits, row, stamp: f'"{self._datetime(stamp, bits, salt)}"',
             )
         if vtype == "DateTimeValue" and name == "CreatedDateTime":
 
@@ -215,8 +260,14 @@ class EntityRenderer:
             return (
                 lambda bits, row, stamp: ms_to_datetime(created(bits, stamp)),
                 lambda bits, row, stamp: (
-                    '"' + format_datetime(created(bits, stamp), self._offset(bits, salt)) + '"'
+                    '"' + self._datetime(created(bits, stamp), bits, salt) + '"'
                 ),
+            )
+        if vtype == "GuidValue" and name == "NoteID" and top:
+            # A record's id is its NoteID (the recorded 25.200.001 Customers show it).
+            return (
+                lambda bits, row, stamp: self.store.row_id(row),
+                lambda bits, row, stamp: f'"{self.store.row_id(row)}"',
             )
         if vtype == "StringValue" and name == "LastModifiedDate":
             return (
@@ -234,13 +285,13 @@ class EntityRenderer:
     def _typed_getters(self) -> dict[str, Callable[[int, int, int], object]]:
         getters: dict[str, Callable[[int, int, int], object]] = {}
         names = sorted(self.edef.scalars, key=str.lower)
-        for index, name in enumerate(names):
+        for name in names:
             dyn = self._dynamic(self.edef, name, True)
             if dyn:
                 getters[name] = dyn[0]
             else:
                 pool = self._pool(self.entity, name, self.edef.scalars[name])
-                s = shift_of(index)
+                s = field_shift(name)
                 getters[name] = lambda bits, row, stamp, p=pool, s=s, a=self._arch_bits: p[
                     (a(bits) >> s) & 63
                 ][0]
@@ -338,7 +389,7 @@ class EntityRenderer:
     ) -> Plan:
         plan = Plan(arch_salt)
         scalar_names = sorted(edef.scalars, key=str.lower)
-        shifts = {name: shift_of(i) for i, name in enumerate(scalar_names)}
+        shifts = {name: field_shift(name) for name in scalar_names}
         sub_selects: dict[str, set[str]] = {}
         wanted: set[str] | None = None
         if select is not None:
@@ -428,6 +479,17 @@ class EntityRenderer:
             note = f'{{"value":{dumps(f"Note for row {row + 1}")}}}'
         fields = plan.fields(bits, row, stamp)
         out = f',"note":{note}{"," if fields else ""}{fields},"custom":{plan.custom(bits)}'
+        if self.modern:
+            # 25.200.001 on: ``_links`` on every record, and no ``files`` key in lists (the
+            # recorded 25.200.001 Customers; what a record with attachments shows is unknown).
+            ident = self.store.row_id(row)
+            base = f"{self.href_base[: -len('files/')]}"
+            graph = GRAPHS.get(self.entity, f"PX.Objects.{self.entity}Maint")
+            view = PRIMARY_VIEWS.get(self.entity, "Document")
+            return (
+                out + f',"_links":{{"self":"{base}{self.entity}/{ident}",'
+                f'"files:put":"{base}files/{graph}/{view}/{ident}/{{filename}}"}}}}'
+            )
         if (bits >> 253) % 7 == 0:
             ident = make_uuid("file", self.store.base, row)
             name = f"{self.entity} ({row + 1})\\\\attachment.pdf"

@@ -94,7 +94,7 @@ def _render_list(
     compress: bool,
 ) -> bytes:
     seed, offsets, instance_path = world
-    key = (world, version, entity)
+    key = (world, version, entity)  # version: the contract key (swagger.contract_key)
     renderer = _renderers.get(key)
     if renderer is None:
         # Size 0: a worker needs row ids and hashes, never the stamps (they come per row).

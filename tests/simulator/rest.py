@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
 from . import economy, renderpool
+from .archive import shows_archived
 from .filtering import FilterSyntaxError, parse_filter
 from .render import RequestError
 from .state import Simulator
@@ -52,8 +53,9 @@ def endpoints(sim: Simulator) -> Response:
     )
 
 
-def swagger(version: str) -> Response:
-    return Response(200, swagger_bytes(version))
+def swagger(sim: Simulator, version: str) -> Response:
+    """The real file (17.200.001-24.200.001, byte-exact), or the completed excerpt."""
+    return Response(200, swagger_bytes(sim.contract_key(version)))
 
 
 # ---- login session ---------------------------------------------------------------------------
@@ -243,7 +245,7 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
                 f"The field '{unknown[0]}' of the entity {entity} "
                 "cannot be used in $filter: it is not found."
             )
-    page, scanned = _select_rows(sim, renderer, filt, skip, top)
+    page, scanned = _select_rows(sim, renderer, filt, skip, top, shows_archived(req.headers))
     _charge(sim, renderer, page, scanned, select, expand)
     workers = int(sim.options["render_workers"])
     if workers > 0 and page:
@@ -251,7 +253,13 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
         world = (opts["seed"], tuple(opts["timezone_offsets"]), opts["instance_path"])
         gzipped = "gzip" in req.headers.get("accept-encoding", "")
         body = renderpool.render_list(
-            workers, world, version, entity, (select, expand, custom), page, gzipped
+            workers,
+            world,
+            sim.contract_key(version),
+            entity,
+            (select, expand, custom),
+            page,
+            gzipped,
         )
         sim.counters.incr("pages_rendered_by_workers")
         return Response(200, body, content_encoding="gzip" if gzipped else None)
@@ -260,7 +268,9 @@ def list_records(sim: Simulator, req: Request, version: str, entity: str) -> Res
     return Response(200, body)
 
 
-def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
+def _select_rows(
+    sim: Simulator, renderer, filt, skip: int, top: int | None, show_archived: bool = False
+):
     """[(row, version, stamp)] of the page, chosen under the lock (a consistent snapshot),
     and how many rows a server without an index on the filtered fields examines for it.
 
@@ -271,15 +281,17 @@ def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
     is only about sparing the benchmark machine's CPU, which the tap shares: it takes stamp
     candidates from its sorted stamp array, and for a filter on the stamp alone a row
     strictly inside the bounds needs no ``matches()`` call. Neither changes the answer
-    (``test_stamp_only_shortcut_answers_as_matches``) nor the charge.
+    (``test_stamp_only_shortcut_answers_as_matches``) nor the charge. Archived rows are
+    left out unless ``show_archived`` (archive.py).
     """
     store = renderer.store
     want = None if top is None else skip + top
     with sim.lock:
         stamps, versions = store.stamps, store.versions
         size = len(store)
+        hidden = store.archived if not show_archived else ()
         if filt is None:
-            live = store.live_rows()
+            live = store.visible_rows(show_archived)
             end = len(live) if top is None else min(len(live), skip + top)
             rows = live[min(skip, end) : end]
             return [(r, versions[r], stamps[r]) for r in rows], end
@@ -309,6 +321,8 @@ def _select_rows(sim: Simulator, renderer, filt, skip: int, top: int | None):
         inner_hi = (1 << 62) if hi is None else hi - 1
         matched = []
         for row in candidates:
+            if row in hidden:
+                continue
             stamp = stamps[row]
             if (sure and inner_lo < stamp < inner_hi) or filt.matches(
                 renderer.getter(row, versions[row], stamp)
@@ -367,6 +381,8 @@ def get_record(sim: Simulator, req: Request, version: str, entity: str, key: str
         row = store.row_of(key)
         if row is None and renderer.key_field:
             row = _row_by_key(renderer, key)
+        if row is not None and row in store.archived and not shows_archived(req.headers):
+            row = None  # an archived record is not found unless asked for
         if row is None:
             return not_found_resource(req.base_url + "/" + req.path)
         version_n, stamp = store.versions[row], store.stamps[row]
@@ -392,13 +408,16 @@ def adhoc_schema(sim: Simulator, version: str, entity: str) -> Response:
     return json_response(200, sim.renderer(version, entity).adhoc_schema())
 
 
-def truth(sim: Simulator, version: str, entity: str, expand: str, custom: bool) -> Response:
-    """Every current record (control API), full shape, in row order."""
+def truth(
+    sim: Simulator, version: str, entity: str, expand: str, custom: bool, archived: bool = False
+) -> Response:
+    """Every current record (control API), full shape, in row order; archived records only
+    with ``archived`` (as a request with ``PX-ApiArchive: SHOW`` sees them)."""
     renderer = sim.renderer(version, entity)
     try:
         tree = renderer.parse_expand(expand)
     except RequestError as exc:
         return invalid_request(str(exc))
     plan = renderer.plan(None, tree, renderer.all_custom() if custom else ())
-    page, _scanned = _select_rows(sim, renderer, None, 0, None)
+    page, _scanned = _select_rows(sim, renderer, None, 0, None, archived)
     return Response(200, _render(sim, renderer, plan, page, (version, entity, plan.serial)))

@@ -321,12 +321,12 @@ def route(sim: Simulator, req: Request, kind: str) -> Response:
     if endpoint.lower() != "default" or version not in sim.options["versions"]:
         return not_found_resource(url)
     if kind == "swagger" and not sim.options["swagger_requires_auth"]:
-        return rest.swagger(version)
+        return rest.swagger(sim, version)
     who = rest.authenticate(sim, req)
     if who is None:
         return unauthorized(bearer=req.bearer() is not None)
     if kind == "swagger":
-        return rest.swagger(version)
+        return rest.swagger(sim, version)
     entity = sim.find_entity(version, parts[3])
     if entity is None:
         return not_found_resource(url)
@@ -415,7 +415,7 @@ def _odata_auth(sim: Simulator, req: Request, tenant: str | None) -> bool:
 def serve(sim: Simulator, host: str, port: int) -> SimulatorServer:
     """Bind and start serving on a background thread; returns the server."""
     for version in sim.options["versions"]:
-        contract(version)  # parse swaggers before READY, not on the first request
+        contract(sim.contract_key(version))  # parse swaggers before READY, not on first use
     server = SimulatorServer((host, port), sim)
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="simulator", daemon=True

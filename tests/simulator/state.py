@@ -13,17 +13,25 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from .archive import Policy
 from .economy import COST_DEFAULTS, Licence
 from .render import EntityRenderer
 from .store import EntityStore
-from .swagger import BUNDLED_VERSIONS, contract
+from .swagger import BUNDLED_VERSIONS, DEFAULT_VERSIONS, contract, contract_key
 from .values import datetime_to_ms
 
 DEFAULTS: dict = {
     "seed": 7,
     "sizes": {},
     "default_size": 50,
-    "versions": list(BUNDLED_VERSIONS),
+    "versions": list(DEFAULT_VERSIONS),
+    # The build served for a version with several (26.200.001: "d1a8f665", the released
+    # contract, or "4cf7684", an earlier one); unnamed: the released one (excerpts.py).
+    "contract_builds": {},
+    # False: 25.200.001/26.200.001 served as their excerpts with paths only (excerpts.py).
+    "complete_excerpts": True,
+    # Archived documents (archive.py): {"fraction": f, "before": iso}; {}: none.
+    "archive": {},
     "username": "admin",
     "password": "Sim-Passw0rd!",
     "tenants": ["Company"],
@@ -70,6 +78,8 @@ def normalise_options(options: dict) -> dict:
     for version in merged["versions"]:
         if version not in BUNDLED_VERSIONS:
             raise ValueError(f"version {version} is not bundled ({', '.join(BUNDLED_VERSIONS)})")
+        contract_key(version, merged["contract_builds"])  # a build it lacks: refused
+    Policy(merged["archive"], 0)  # unknown archive keys: refused
     return merged
 
 
@@ -228,6 +238,7 @@ class Simulator:
                 token_lifetime=self.options["token_lifetime_seconds"],
             )
             self.stores: dict[str, EntityStore] = {}
+            self.archive = Policy(self.options["archive"], self.options["seed"])
             # Long transactions (mutate with commit_after_seconds) not yet visible, and
             # those already applied (kept for the control API's transactions view).
             self.pending: list[Transaction] = []
@@ -266,6 +277,7 @@ class Simulator:
                     options=self.options["dac"],
                     clock=now_utc,
                     counters=self.counters,
+                    archive=self.archive,
                 )
             return self._dac
 
@@ -285,6 +297,7 @@ class Simulator:
             if store is None:
                 size = self.options["sizes"].get(entity, self.options["default_size"])
                 store = EntityStore(entity, int(size), self.options["seed"])
+                store.archived = self.archive.rows(entity, store.stamps)
                 self.stores[entity] = store
             return store
 
@@ -294,7 +307,7 @@ class Simulator:
             renderer = self.renderers.get(key)
             if renderer is None:
                 renderer = EntityRenderer(
-                    contract(version),
+                    contract(self.contract_key(version)),
                     entity,
                     self.store(entity),
                     seed=self.options["seed"],
@@ -304,9 +317,14 @@ class Simulator:
                 self.renderers[key] = renderer
             return renderer
 
+    def contract_key(self, version: str) -> str:
+        """The contract served for ``version`` (its build, for 25.200.001 and 26.200.001)."""
+        options = self.options
+        return contract_key(version, options["contract_builds"], options["complete_excerpts"])
+
     def find_entity(self, version: str, name: str) -> str | None:
         """The entity's exact name in this version (URL matching is case-insensitive)."""
-        top = contract(version).top_level
+        top = contract(self.contract_key(version)).top_level
         if name in top:
             return name
         return next((e for e in top if e.lower() == name.lower()), None)

@@ -33,6 +33,8 @@ class EntityStore:
         self.mutation_count = 0
         #: Rows deleted in the ERP: gone from every list, lookup and the stamp index.
         self.deleted: set[int] = set()
+        #: Rows in the archive (archive.py): hidden unless a request asks for them.
+        self.archived: set[int] = set()
 
     def _generate(self, size: int, rng: random.Random) -> None:
         """Uniform stamps over 2024-2026, with bulk imports: runs of rows sharing one stamp."""
@@ -67,6 +69,13 @@ class EntityStore:
         if not self.deleted:
             return range(len(self))
         return [r for r in range(len(self)) if r not in self.deleted]
+
+    def visible_rows(self, show_archived: bool) -> range | list[int]:
+        """Every row a request sees, in row order: live, and not archived unless asked."""
+        live = self.live_rows()
+        if show_archived or not self.archived:
+            return live
+        return [r for r in live if r not in self.archived]
 
     def row_of(self, ident: str) -> int | None:
         try:
@@ -127,5 +136,5 @@ class EntityStore:
     def pick_rows(self, count: int, salt: object) -> list[int]:
         """Deterministic distinct live rows to change (for mutate, delete, live mutation)."""
         rng = random.Random(stable_hash("pick", self.base, self.mutation_count, salt))
-        live = self.live_rows()
+        live = self.visible_rows(show_archived=False)  # archived documents are read-only
         return sorted(rng.sample(live, min(count, len(live))))

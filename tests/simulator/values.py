@@ -114,6 +114,16 @@ def format_datetime(ms: int, offset_minutes: int) -> str:
     return f"{text}{'+' if offset_minutes >= 0 else '-'}{oh:02d}:{om:02d}"
 
 
+def format_utc_padded(ms: int, digits: int) -> str:
+    """UTC with ``+00:00`` and at least ``digits`` (0-7) fraction digits, the instant kept:
+    trailing zeros are trimmed to ``digits`` but never past a significant one
+    (``…58.983+00:00``, ``…58.9830000+00:00``, ``…00+00:00``)."""
+    text = format_datetime(ms, 0)[:-6]
+    whole, _, frac = text.partition(".")
+    frac = frac.ljust(digits, "0")
+    return f"{whole}.{frac}+00:00" if frac else f"{whole}+00:00"
+
+
 def format_decimal(value: Decimal, four_places: bool) -> str:
     """JSON number text: ``7000.0000`` (most fields, as on the wire) or ``7000.0``/``12.3456``."""
     if four_places:
@@ -140,12 +150,24 @@ def dumps(value: object) -> str:
 
 
 def pool_for(
-    value_type: str, field_name: str, salt: object, offsets: list[int], lo_ms: int, hi_ms: int
+    value_type: str,
+    field_name: str,
+    salt: object,
+    offsets: list[int],
+    lo_ms: int,
+    hi_ms: int,
+    *,
+    modern: bool = False,
 ) -> list[tuple[object, str | None]]:
-    """POOL (typed value, rendered JSON value or None) pairs for one field."""
+    """POOL (typed value, rendered JSON value or None) pairs for one field.
+
+    The values drawn do not depend on the version (one database serves every endpoint);
+    ``modern`` (25.200.001 on) only changes how they are written: decimals always with 4
+    places and date-times in UTC with 0 to 7 fraction digits, as recorded from 25.200.001.
+    """
     rng = random.Random(stable_hash("pool", salt, field_name))
     empty = rng.choice((0.0, 0.0, 0.1, 0.3, 1.0))
-    four_places = rng.random() < 0.8
+    four_places = rng.random() < 0.8 or modern
     out: list[tuple[object, str | None]] = []
     for i in range(POOL):
         if rng.random() < empty:
@@ -166,8 +188,13 @@ def pool_for(
             ms = rng.randint(lo_ms, hi_ms)
             if "Time" not in field_name:
                 ms -= ms % 86_400_000
-            offset = offsets[i % len(offsets)]
-            out.append((ms_to_datetime(ms), dumps(format_datetime(ms, offset))))
+            if value_type == "DateOnlyValue":  # contract v5: {"value": "2026-03-20"}
+                text = ms_to_datetime(ms).date().isoformat()
+            elif modern:
+                text = format_utc_padded(ms, i % 8)
+            else:
+                text = format_datetime(ms, offsets[i % len(offsets)])
+            out.append((ms_to_datetime(ms), dumps(text)))
             continue
         if value_type == "BooleanValue":
             value = rng.random() < 0.5
