@@ -9,6 +9,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_acumatica.errors import ConfigError
+from tap_acumatica.rest import selects
 from tap_acumatica.rest.metadata import (
     custom_fields_of,
     custom_property,
@@ -71,6 +72,15 @@ def _streams_from_swagger(tap: Tap, run: RunContext, service: RestService) -> li
     run.logger.info("Discovered %d entities in %s/%s.", len(specs), name, version)
     streams: list[Stream] = []
     for spec in specs.values():
+        for path, why in spec.untyped:
+            # Never dropped silently: kept as any JSON, and said once at discovery.
+            run.logger.warning(
+                "%s: swagger.json property %s cannot be typed (%s); it is kept as a "
+                'property of any JSON type, its value unwrapped when it is {"value": ...}.',
+                spec.name,
+                path,
+                why,
+            )
         schema = spec.json_schema()
         off = _add_custom_fields(run, service, spec.name, schema)
         streams.append(
@@ -105,12 +115,18 @@ def _add_custom_fields(
     bad = [item for item in wanted if "." not in item]
     unknown = sorted(item for prop, item in named.items() if prop not in found)
     if bad or unknown:
+        listed = sorted(
+            ".".join(custom_source(p) or ()) for p in found if not selects.label_of_id(p)
+        )
         raise ConfigError(
             f"custom_fields for {entity}: {', '.join(bad + unknown)} not found; use "
-            f"View.Field as listed by {entity}/$adHocSchema, e.g. "
-            f"{', '.join(sorted('.'.join(custom_source(p) or ()) for p in found)[:5])}."
+            f"View.Field as listed by {entity}/$adHocSchema, e.g. {', '.join(listed[:5])}."
         )
+
+    def field_of(prop: str) -> str:  # a drop-down's __id column comes with its field
+        return selects.label_of_id(prop) or prop
+
     if not settings.discover_custom_fields:
-        found = {prop: found[prop] for prop in named}
+        found = {prop: kind for prop, kind in found.items() if field_of(prop) in named}
     schema["properties"].update(found)
-    return set(found) - set(named)
+    return {prop for prop in found if field_of(prop) not in named}

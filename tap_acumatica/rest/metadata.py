@@ -5,7 +5,15 @@ collections and linked entities, and renders date-times with the instance's UTC 
 This module turns the endpoint's swagger (Swagger 2.0 up to 23.200.001, OpenAPI 3 from
 24.200.001) into :class:`EntitySpec` objects and their JSON schemas, and reads custom fields from
 ``$adHocSchema``. The record transform compiled from a schema is in
-:mod:`tap_acumatica.rest.records`.
+:mod:`tap_acumatica.rest.records`; contract v5 drop-downs (26.200.001) in
+:mod:`tap_acumatica.rest.selects`.
+
+The released 26.200.001 contract declares linked entities and wrapped values as
+``{"anyOf": [{"$ref": X}], "nullable": true}`` and marks wrappers, objects and arrays
+``nullable``: read exactly as a plain ``$ref``. A property the reader cannot type (an
+unknown wrapper, a ``$ref`` to a definition the document lacks, another shape) is kept as a
+permissive property (any JSON; its value unwrapped when it is ``{"value": …}``) and listed
+in :attr:`EntitySpec.untyped`, which discovery logs: never dropped silently.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ from __future__ import annotations
 import json
 import typing as t
 from dataclasses import dataclass, field
+
+from tap_acumatica.rest import selects
 
 VALUE_TYPES: dict[str, dict[str, t.Any]] = {
     "StringValue": {"type": ["string", "null"]},
@@ -25,8 +35,7 @@ VALUE_TYPES: dict[str, dict[str, t.Any]] = {
     "BooleanValue": {"type": ["boolean", "null"]},
     "DateTimeValue": {"type": ["string", "null"], "format": "date-time"},
     "GuidValue": {"type": ["string", "null"], "format": "uuid"},
-    # Contract v5 (26.200.001) additions.
-    "StringSingleSelectValue": {"type": ["string", "null"]},
+    # 25.200.001 on (used from 26.200.001): {"value": "2026-03-20"}, kept as sent.
     "DateOnlyValue": {"type": ["string", "null"], "format": "date"},
 }
 CUSTOM_TYPES: dict[str, dict[str, t.Any]] = {
@@ -48,12 +57,24 @@ CUSTOM_PREFIX = "custom__"
 STAMP_FIELDS = ("LastModifiedDateTime", "LastModified")
 #: Properties the contract-based API puts beside the fields of every entity, detail line and
 #: linked entity (not fields of the entity itself).
-SYSTEM_FIELDS = ("id", "rowNumber", "note", "custom", "files", "error", "_links")
+SYSTEM_FIELDS = (
+    "id",
+    "rowNumber",
+    "note",
+    "custom",
+    "files",
+    "error",
+    "_links",
+    "_workflowActions",
+)
 #: The system fields a record keeps as properties of its own: ``custom`` becomes flat
-#: ``custom__<View>__<Field>`` properties, ``error`` and ``_links`` are dropped. ``note`` is
-#: wrapped like a field in most endpoint versions but a bare string in 17.200.001; the
-#: others are never wrapped.
-SYSTEM_PROPERTIES = frozenset(SYSTEM_FIELDS) - {"custom", "error", "_links"}
+#: ``custom__<View>__<Field>`` properties; ``error``, ``_links`` (URLs of the record, 25.200.001
+#: on) and ``_workflowActions`` (the actions a PUT may invoke, 25.200.001 on) are not data
+#: and are dropped. ``note`` is wrapped like a field in most endpoint versions but a bare
+#: string in 17.200.001; the others are never wrapped.
+SYSTEM_PROPERTIES = frozenset(SYSTEM_FIELDS) - {"custom", "error", "_links", "_workflowActions"}
+#: The schema of a property the reader cannot type: any JSON value.
+PERMISSIVE: dict[str, t.Any] = {}
 MAX_DEPTH = 4  # nested detail/linked levels kept in schemas (Details/Allocations is 2)
 
 
@@ -62,8 +83,8 @@ class FieldSpec:
     """One property of an entity: a wrapped value, a detail collection or a linked entity."""
 
     name: str
-    kind: str  # "value" | "detail" | "linked" | "plain"
-    value_type: str | None = None  # e.g. "DecimalValue" for kind "value"
+    kind: str  # "value" | "select" | "detail" | "linked" | "plain" | "untyped"
+    value_type: str | None = None  # e.g. "DecimalValue" for kind "value" or "select"
     plain_schema: dict[str, t.Any] | None = None  # kind "plain": schema as given
     shape: Shape | None = None  # detail / linked
 
@@ -84,6 +105,8 @@ class EntitySpec:
     name: str
     shape: Shape
     stamp: str | None  # replication key: LastModifiedDateTime, else LastModified, else None
+    #: Properties the reader could not type: (path like ``Details/Foo``, why).
+    untyped: list[tuple[str, str]] = field(default_factory=list)
 
     def json_schema(self) -> dict[str, t.Any]:
         return shape_schema(self.shape, top_level=True)
@@ -137,9 +160,33 @@ def entity_names(doc: t.Mapping[str, t.Any]) -> dict[str, str]:
     return found
 
 
+def plain_ref(prop: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """``{"anyOf": [{"$ref": X}], "nullable": true}`` (the released 26.200.001) as
+    ``{"$ref": X}``; any other property as it is."""
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = prop.get(key)
+        if isinstance(options, list) and len(options) == 1:
+            only = options[0]
+            if isinstance(only, dict) and "$ref" in only:
+                return {"$ref": only["$ref"]}
+    return prop
+
+
 class _ShapeBuilder:
     def __init__(self, definitions: dict[str, t.Any]) -> None:
         self.definitions = definitions
+        #: (path, why) of the properties not typed while building one entity.
+        self.untyped: list[tuple[str, str]] = []
+
+    def _is_wrapper(self, definition: str) -> bool:
+        node = self.definitions.get(definition, {})
+        return "allOf" not in node and "value" in node.get("properties", {})
+
+    def _untyped(self, trail: tuple[str, ...], name: str, why: str) -> FieldSpec:
+        # The top-level entity's own property, or "<definition>.<property>" deeper down.
+        path = f"{trail[-1]}.{name}" if len(trail) > 1 else name
+        self.untyped.append((path, why))
+        return FieldSpec(name, "untyped", plain_schema=dict(PERMISSIVE))
 
     def properties(self, definition: str) -> dict[str, t.Any]:
         node = self.definitions.get(definition, {})
@@ -152,12 +199,13 @@ class _ShapeBuilder:
 
     def build(self, definition: str, depth: int = 0, trail: tuple[str, ...] = ()) -> Shape:
         props = self.properties(definition)
-        note = props.get("note", {})
+        note = plain_ref(props.get("note", {}))
         shape = Shape(definition=definition, note_wrapped="$ref" in note)
+        crumbs = (*trail, definition)
         for name, prop in props.items():
             if name in SYSTEM_FIELDS:
                 continue
-            spec = self._field(name, prop, depth, (*trail, definition))
+            spec = self._field(name, prop, depth, crumbs)
             if spec is not None:
                 shape.fields[name] = spec
         return shape
@@ -165,27 +213,42 @@ class _ShapeBuilder:
     def _field(
         self, name: str, prop: t.Mapping[str, t.Any], depth: int, trail: tuple[str, ...]
     ) -> FieldSpec | None:
+        """The field of one property. None only for the nesting limits (a detail or linked
+        entity deeper than MAX_DEPTH, or one that contains itself): those are left out by
+        design; anything the reader cannot type is kept untyped and reported."""
+        prop = plain_ref(prop)
         if "$ref" in prop:
             target = _ref_name(prop["$ref"])
             if target in VALUE_TYPES:
                 return FieldSpec(name, "value", value_type=target)
+            if target in selects.SELECT_VALUE_TYPES:
+                return FieldSpec(name, "select", value_type=target)
+            if target not in self.definitions:
+                return self._untyped(trail, name, f"its $ref {target} is not in the document")
+            if self._is_wrapper(target):
+                return self._untyped(trail, name, f"unknown value type {target}")
             if depth >= MAX_DEPTH or target in trail:
                 return None
             return FieldSpec(name, "linked", shape=self.build(target, depth + 1, trail))
         if prop.get("type") == "array":
-            items = prop.get("items", {})
+            items = plain_ref(prop.get("items", {}))
             if "$ref" not in items:
-                return None
+                return self._untyped(trail, name, "an array whose items are not an entity")
             target = _ref_name(items["$ref"])
+            if target not in self.definitions:
+                return self._untyped(
+                    trail, name, f"its items' $ref {target} is not in the document"
+                )
             if depth >= MAX_DEPTH or target in trail:
                 return None
             return FieldSpec(name, "detail", shape=self.build(target, depth + 1, trail))
         if prop.get("type") in ("string", "integer", "number", "boolean"):
             schema: dict[str, t.Any] = {"type": [prop["type"], "null"]}
-            if prop.get("format") in ("date-time", "uuid"):
+            if prop.get("format") in ("date-time", "date", "uuid"):
                 schema["format"] = prop["format"]
             return FieldSpec(name, "plain", plain_schema=schema)
-        return None
+        shape = json.dumps(prop, sort_keys=True)
+        return self._untyped(trail, name, f"unexpected declaration {shape[:120]}")
 
 
 def parse_entities(
@@ -197,6 +260,7 @@ def parse_entities(
     for name, definition in sorted(entity_names(doc).items()):
         if only is not None and name not in only:
             continue
+        builder.untyped = []
         shape = builder.build(definition)
         stamp = next(
             (
@@ -206,7 +270,7 @@ def parse_entities(
             ),
             None,
         )
-        specs[name] = EntitySpec(name=name, shape=shape, stamp=stamp)
+        specs[name] = EntitySpec(name=name, shape=shape, stamp=stamp, untyped=builder.untyped)
     return specs
 
 
@@ -216,6 +280,8 @@ def parse_entities(
 def _field_schema(spec: FieldSpec) -> dict[str, t.Any]:
     if spec.kind == "value":
         return dict(VALUE_TYPES[spec.value_type or "StringValue"])
+    if spec.kind == "untyped":
+        return dict(PERMISSIVE)
     if spec.kind == "plain":
         return dict(spec.plain_schema or {"type": ["string", "null"]})
     assert spec.shape is not None
@@ -236,6 +302,9 @@ def shape_schema(shape: Shape, *, top_level: bool) -> dict[str, t.Any]:
         "note": {"type": ["string", "null"]},
     }
     for name, spec in shape.fields.items():
+        if spec.kind == "select":
+            props[name], props[selects.id_property(name)] = selects.schemas(str(spec.value_type))
+            continue
         props[name] = _field_schema(spec)
     if top_level:
         props["files"] = {
@@ -265,13 +334,18 @@ def custom_source(prop: str) -> tuple[str, str] | None:
 
 
 def custom_fields_of(adhoc: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]]:
-    """Properties for the custom fields an ``$adHocSchema`` body describes."""
+    """Properties for the custom fields an ``$adHocSchema`` body describes (a drop-down
+    gives two: ``custom__View__Field`` and ``custom__View__Field__id``)."""
     found: dict[str, dict[str, t.Any]] = {}
     custom = adhoc.get("custom") if isinstance(adhoc, dict) else None
     for view, fields in (custom or {}).items():
         for field_name, desc in (fields or {}).items():
-            kind = desc.get("type") if isinstance(desc, dict) else None
-            found[custom_property(view, field_name)] = dict(
-                CUSTOM_TYPES.get(str(kind), {"type": ["string", "null"]})
-            )
+            kind = str(desc.get("type") if isinstance(desc, dict) else None)
+            prop = custom_property(view, field_name)
+            if kind in selects.CUSTOM_SELECT_TYPES:
+                found[prop], found[selects.id_property(prop)] = selects.schemas(
+                    selects.CUSTOM_SELECT_TYPES[kind]
+                )
+                continue
+            found[prop] = dict(CUSTOM_TYPES.get(kind, {"type": ["string", "null"]}))
     return found

@@ -1,8 +1,10 @@
 """Contract-based records: the transform compiled per schema, and typed list decoding.
 
 The transform (:func:`compile_schema`) unwraps Acumatica's ``{"value": x}`` wrappers,
-normalises date-times to UTC and flattens ``custom`` into ``custom__View__Field``
-properties, compiled once per schema with no per-record schema walking.
+normalises date-times to UTC, flattens ``custom`` into ``custom__View__Field``
+properties and splits contract v5 drop-downs into label and id columns
+(:mod:`tap_acumatica.rest.selects`), compiled once per schema with no per-record schema
+walking.
 
 List responses go straight into Singer records: typed decoding, with a generic fallback.
 
@@ -26,8 +28,9 @@ import msgspec
 
 from tap_acumatica.datetimes import normalize_datetime
 from tap_acumatica.http.client import decode_json
+from tap_acumatica.rest import selects
 from tap_acumatica.rest.metadata import SYSTEM_PROPERTIES, custom_source
-from tap_acumatica.schemas import has_type
+from tap_acumatica.schemas import has_type, schema_types
 
 # --- the record transform, compiled per schema ------------------------------------------
 
@@ -47,6 +50,14 @@ def _plain(value: t.Any) -> t.Any:
     return value
 
 
+def _permissive(value: t.Any) -> t.Any:
+    """A property the swagger reader could not type: ``{"value": x}`` (with ``error``)
+    unwrapped, anything else passed on as it is."""
+    if isinstance(value, dict) and "value" in value and set(value) <= {"value", "error"}:
+        return value["value"]
+    return value
+
+
 def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any]], dict]:
     """A function turning one raw Acumatica record into an unwrapped record of ``schema``.
 
@@ -59,7 +70,7 @@ def compile_schema(schema: t.Mapping[str, t.Any]) -> t.Callable[[dict[str, t.Any
 
 
 def transform_from(
-    plan: t.Mapping[str, Converter], customs: CustomPlan
+    plan: t.Mapping[str, Converter], customs: CustomPlan, select_plan: SelectPlan
 ) -> t.Callable[[dict[str, t.Any]], dict]:
     """The generic record transform of a compiled plan (see :func:`compile_plan`)."""
 
@@ -71,26 +82,71 @@ def transform_from(
                 out[key] = convert(value)
             elif key == "custom" and customs and value:
                 flatten_custom(value, customs, out)
+            elif select_plan and key in select_plan:
+                inner = unwrap(value)
+                for out_key, read in select_plan[key]:
+                    out[out_key] = read(inner)
         return out
 
     return transform
 
 
-CustomPlan = dict[tuple[str, str], tuple[str, Converter]]
+#: Per ``(view, field)`` of ``custom``: the flat properties it becomes and their converters
+#: (two for a drop-down: label and id).
+CustomPlan = dict[tuple[str, str], list[tuple[str, Converter]]]
+#: Per raw key of a drop-down: the properties it becomes (label, id) and their readers of
+#: the unwrapped value.
+SelectPlan = dict[str, list[tuple[str, Converter]]]
 
 
-def compile_plan(schema: t.Mapping[str, t.Any]) -> tuple[dict[str, Converter], CustomPlan]:
+def _unwrapping(read: Converter) -> Converter:
+    """``read`` applied to the unwrapped value of a custom field."""
+    return lambda value: read(unwrap(value))
+
+
+def _select_reader(
+    name: str, prop: t.Mapping[str, t.Any], props: t.Mapping[str, t.Any]
+) -> tuple[str, Converter] | None:
+    """(raw key, reader of the unwrapped value) if ``name`` is a drop-down column."""
+    base = selects.label_of_id(name)
+    if base is not None:
+        return base, selects.id_reader(prop)
+    if selects.is_label(name, prop, props):
+        return name, selects.label
+    return None
+
+
+def compile_plan(
+    schema: t.Mapping[str, t.Any],
+) -> tuple[dict[str, Converter], CustomPlan, SelectPlan]:
     """Per raw key, the converter of its value; per ``(view, field)`` of ``custom``, the
-    flat property it becomes and its converter. Shared by both record decoders."""
+    flat properties it becomes and their converters; per raw key of a drop-down, its label
+    and id columns. Shared by both record decoders."""
     plan: dict[str, Converter] = {}
     customs: CustomPlan = {}
-    for name, prop in schema.get("properties", {}).items():
+    select_plan: SelectPlan = {}
+    props = schema.get("properties", {})
+    for name, prop in props.items():
         source = custom_source(name)
         if source is not None:
+            view, field_name = source
+            base = selects.label_of_id(field_name)
+            read: Converter | None = None
+            if base is not None:  # custom__View__Field__id: the id of drop-down Field
+                source, read = (view, base), selects.id_reader(prop)
+            elif selects.is_label(name, prop, props):
+                read = selects.label
+            if read is not None:
+                customs.setdefault(source, []).append((name, _unwrapping(read)))
+                continue
             convert = unwrap_datetime if prop.get("format") == "date-time" else unwrap
-            customs[source] = (name, convert)
+            customs.setdefault(source, []).append((name, convert))
         elif name in SYSTEM_PROPERTIES and name != "note":
             plan[name] = _plain  # never wrapped (``note`` may be: unwrapped below)
+        elif (column := _select_reader(name, prop, props)) is not None:
+            select_plan.setdefault(column[0], []).append((name, column[1]))
+        elif not schema_types(prop):
+            plan[name] = _permissive  # untyped by discovery: any JSON
         elif has_type(prop, "array"):
             plan[name] = _list_converter(compile_schema(prop.get("items", {})))
         elif has_type(prop, "object"):
@@ -99,7 +155,7 @@ def compile_plan(schema: t.Mapping[str, t.Any]) -> tuple[dict[str, Converter], C
             plan[name] = unwrap_datetime
         else:
             plan[name] = unwrap
-    return plan, customs
+    return plan, customs, select_plan
 
 
 def selected_schema(
@@ -112,32 +168,36 @@ def selected_schema(
     Mirrors the SDK's ``pop_deselected_record_properties`` exactly: it drops a deselected
     key at any object level and recurses into object values, never into array items. A
     transform compiled from the result emits only selected keys, so that per-record pass
-    (a tenth of a sync's CPU) can be skipped.
+    (a tenth of a sync's CPU) can be skipped. A drop-down's label kept without its
+    deselected ``__id`` column is marked as a label (:func:`selects.mark_label`).
     """
     out = {k: v for k, v in schema.items() if k != "properties"}
     props: dict[str, t.Any] = {}
-    for name, prop in schema.get("properties", {}).items():
+    every = schema.get("properties", {})
+    for name, prop in every.items():
         crumb = (*breadcrumb, "properties", name)
         if not selected(crumb):
             continue
         nested = has_type(prop, "object") and "properties" in prop and not has_type(prop, "array")
         props[name] = selected_schema(prop, selected, crumb) if nested else prop
+        id_name = selects.id_property(name)
+        if id_name in every and not selected((*breadcrumb, "properties", id_name)):
+            props[name] = selects.mark_label(props[name])
     out["properties"] = props
     return out
 
 
 def flatten_custom(
     custom: t.Mapping[str, t.Any],
-    customs: t.Mapping[tuple[str, str], tuple[str, Converter]],
+    customs: t.Mapping[tuple[str, str], list[tuple[str, Converter]]],
     out: dict[str, t.Any],
 ) -> None:
     for view, fields in custom.items():
         if not isinstance(fields, dict):
             continue
         for field_name, value in fields.items():
-            target = customs.get((view, field_name))
-            if target is not None:
-                out[target[0]] = target[1](value)
+            for name, convert in customs.get((view, field_name), ()):
+                out[name] = convert(value)
 
 
 def _list_converter(inner: t.Callable[[dict[str, t.Any]], dict]) -> Converter:
@@ -165,7 +225,7 @@ class Wrapped(msgspec.Struct, gc=False):
     value: t.Any = None
 
 
-_SCALAR, _DATETIME, _CUSTOM, _OTHER = range(4)
+_SCALAR, _DATETIME, _CUSTOM, _OTHER, _SELECT = range(5)
 _UNSET = msgspec.UNSET
 
 
@@ -173,10 +233,10 @@ class ListDecoder:
     """Decode a list response into the records of one (selected) JSON schema."""
 
     def __init__(self, schema: t.Mapping[str, t.Any]) -> None:
-        plan, self._customs = compile_plan(schema)
+        plan, self._customs, select_plan = compile_plan(schema)
         #: The generic transform of one raw record (the fallback, and for callers that
         #: decoded a record themselves).
-        self.transform = transform_from(plan, self._customs)
+        self.transform = transform_from(plan, self._customs, select_plan)
         fields: list[tuple[str, t.Any, t.Any]] = []
         rename: dict[str, str] = {}
         steps: list[tuple[str, int, t.Any]] = []
@@ -189,6 +249,11 @@ class ListDecoder:
             rename[attr] = key
             fields.append((attr, Wrapped | None | msgspec.UnsetType if wrapped else t.Any, _UNSET))
             steps.append((key, kind, convert))
+        for key, columns in select_plan.items():  # drop-downs: {"value": {"id", …}}
+            attr = f"f{len(fields)}"
+            rename[attr] = key
+            fields.append((attr, Wrapped | None | msgspec.UnsetType, _UNSET))
+            steps.append((key, _SELECT, columns))
         if self._customs:
             attr = f"f{len(fields)}"
             rename[attr] = "custom"
@@ -233,6 +298,10 @@ class ListDecoder:
             elif kind == _CUSTOM:
                 if value:
                     flatten_custom(value, customs, out)
+            elif kind == _SELECT:
+                inner = None if value is None else value.value
+                for name, read in convert:
+                    out[name] = read(inner)
             else:
                 out[key] = convert(value)
         return out
