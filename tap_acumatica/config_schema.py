@@ -168,6 +168,18 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "include_archived",
+        th.BooleanType,
+        default=DEFAULTS["include_archived"],
+        description=(
+            "With schema REST or DAC: also read archived records (Acumatica 2023 R2+ data "
+            "archiving moves old closed documents to an archive, hidden from the API "
+            "unless asked for): every data request sends `PX-ApiArchive: SHOW`. Costs "
+            "reads of the archive tables and more rows per first load; `false` leaves "
+            "archived records out, as Acumatica does by default."
+        ),
+    ),
+    th.Property(
         "inquiries",
         th.ArrayType(th.StringType),
         description=(

@@ -65,6 +65,7 @@ class Settings:
     odata_url_style: str = "auto"  # not in the JSON schema: `url` can imply it
     dacs: list[str] | None = None
     detect_deletes: bool = False
+    include_archived: bool = True
     inquiries: t.Any = None  # checked where it is used (inquiries/discovery.py)
     inquiry_parameters: t.Any = None
     inquiry_replication_keys: t.Any = None

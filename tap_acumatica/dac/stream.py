@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+from tap_acumatica.archive import archive_headers
 from tap_acumatica.dac.deletes import DeletedRecords
 from tap_acumatica.dac.metadata import DELETED_AT, SOFT_DELETE_FLAG
 from tap_acumatica.dac.service import ROLE_HINT, DacService
@@ -104,6 +105,7 @@ class DacStream(DeletedRecords, AcumaticaStream):
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json;odata.metadata=minimal;IEEE754Compatible=true"}
+        headers.update(archive_headers(self.settings))  # archived rows too, by default
         if self.detect_deletes and self.soft_deletes:
             headers["PX-ApiDeleted"] = "SHOW"
         return headers

@@ -247,14 +247,16 @@ class AcumaticaClient:
         params: t.Mapping[str, t.Any] | None = None,
         what: str,
         decode: t.Callable[[bytes], t.Any] | None = None,
+        headers: t.Mapping[str, str] | None = None,
     ) -> t.Any:
         """GET and decode (with ``decode``, e.g. a typed list decoder, if given); a body
         that is not JSON (cut short by a proxy or a recycled worker) is fetched again,
-        with backoff, up to ``max_retries`` attempts."""
+        with backoff, up to ``max_retries`` attempts. ``headers`` go with this request
+        only (e.g. ``PX-ApiArchive`` on data reads)."""
         attempt = 0
         while True:
             attempt += 1
-            response = self.request("GET", url, params=params, what=what)
+            response = self.request("GET", url, params=params, what=what, headers=headers)
             try:
                 return self.parse_json(response, what, attempts=attempt, decode=decode)
             except _BadJSON as exc:

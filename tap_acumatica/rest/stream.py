@@ -3,8 +3,10 @@
 The catalog drives the request: only selected fields go into ``$select`` (a rate-limited
 ERP should not send what nobody loads), selected detail collections or linked entities
 go into ``$expand`` (Acumatica returns them only when asked), and selected custom fields
-go into ``$custom``. When the server cannot list some fields ("Optimization cannot be
-performed") they are read record by record instead of being dropped.
+go into ``$custom``; a drop-down's two columns (``X``, ``X__id``) are one field ``X`` there.
+When the server cannot list some fields ("Optimization cannot be performed") they are read
+record by record instead of being dropped. Data requests carry ``PX-ApiArchive: SHOW``
+unless ``include_archived`` is off (:mod:`tap_acumatica.archive`).
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlencode
 
+from tap_acumatica.archive import archive_headers
 from tap_acumatica.errors import (
     AcumaticaAPIError,
     AcumaticaResponseError,
     OptimizationError,
 )
 from tap_acumatica.query import paging_params
+from tap_acumatica.rest import selects
 from tap_acumatica.rest.metadata import SYSTEM_PROPERTIES, custom_source
 from tap_acumatica.rest.records import ListDecoder, selected_schema
 from tap_acumatica.schemas import has_type
@@ -46,6 +50,11 @@ def _nested(prop: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any] | None:
 
 def _split_list(text: str) -> list[str]:
     return [part for part in text.split(",") if part]
+
+
+def _field_of(prop: str) -> str:
+    """The entity field a property comes from: ``X`` for a drop-down's ``X__id``."""
+    return selects.label_of_id(prop) or prop
 
 
 class EntityStream(WindowedStream):
@@ -122,6 +131,11 @@ class EntityStream(WindowedStream):
     def path(self) -> str:  # type: ignore[override]
         return self.service.entity_path(self.name)
 
+    @property
+    def data_headers(self) -> dict[str, str]:
+        """Headers of every data request of this stream (``PX-ApiArchive``)."""
+        return archive_headers(self.settings)
+
     # Selection -> $select / $expand / $custom -------------------------------------------
 
     @property
@@ -178,19 +192,26 @@ class EntityStream(WindowedStream):
                 for n, p in props.items()
                 if n not in SYSTEM_PROPERTIES and _nested(p) is None and custom_source(n) is None
             ]
-            chosen = [
-                n for n in scalar if self._selected(("properties", n)) or n == self.replication_key
-            ]
+            fields = list(dict.fromkeys(_field_of(n) for n in scalar))
+            chosen = list(
+                dict.fromkeys(
+                    _field_of(n)
+                    for n in scalar
+                    if self._selected(("properties", n)) or n == self.replication_key
+                )
+            )
             expand = self._expand_paths(self.schema, (), "")
-            if len(chosen) < len(scalar) or expand:
+            if len(chosen) < len(fields) or expand:
                 options["$select"] = ",".join(chosen + [p for p in expand if "/" not in p])
             if expand:
                 options["$expand"] = ",".join(expand)
-            customs = [
-                ".".join(src)
-                for n in props
-                if (src := custom_source(n)) and self._selected(("properties", n))
-            ]
+            customs = list(
+                dict.fromkeys(
+                    f"{src[0]}.{_field_of(src[1])}"
+                    for n in props
+                    if (src := custom_source(n)) and self._selected(("properties", n))
+                )
+            )
             if customs:
                 options["$custom"] = ",".join(customs)
             if len(urlencode(options)) > MAX_QUERY_LENGTH and "$select" in options:
@@ -261,7 +282,11 @@ class EntityStream(WindowedStream):
         decode: t.Callable[[bytes], t.Any] | None = None,
     ) -> list[t.Any]:
         data = self.client.get_json(
-            self.client.url(self.path), params=params, what=what, decode=decode
+            self.client.url(self.path),
+            params=params,
+            what=what,
+            decode=decode,
+            headers=self.data_headers,
         )
         if not isinstance(data, list):
             raise AcumaticaResponseError(
@@ -310,6 +335,7 @@ class EntityStream(WindowedStream):
                 self.client.url(f"{self.path}/{row['id']}"),
                 params={"$custom": ",".join(customs), "$select": self.replication_key or "id"},
                 what=f"{self.name} {row['id']} custom fields",
+                headers=self.data_headers,
             )
             for view, fields in (one.get("custom") or {}).items():
                 row.setdefault("custom", {}).setdefault(view, {}).update(fields)
@@ -354,10 +380,13 @@ class EntityStream(WindowedStream):
                 self.client.url(f"{self.path}/{record['id']}"),
                 params=params,
                 what=f"{self.name} {record['id']} ({', '.join(sorted(self._per_record))})",
+                headers=self.data_headers,
             )
             extra = self._transform(one) if isinstance(one, dict) else {}
             for name in self._per_record:
                 record[name] = extra.get(name)
+                if selects.id_property(name) in extra:  # a drop-down's id column
+                    record[selects.id_property(name)] = extra[selects.id_property(name)]
 
 
 DETAIL_LINES_GUESS = 4  # lines per detail collection, for a first page's size estimate
