@@ -41,6 +41,7 @@ from tap_acumatica.errors import AcumaticaError
 from tap_acumatica.messages import mapped_record_messages
 from tap_acumatica.sync.bookmarks import UPPER_BOUND_KEY, safe_bookmark, upper_bound
 from tap_acumatica.sync.paging import PageSizing, read_with_anchor
+from tap_acumatica.sync.renamed_keys import carry_bookmark
 from tap_acumatica.sync.replication import CatalogReplication
 from tap_acumatica.sync.windows import Window
 
@@ -173,6 +174,15 @@ class AcumaticaStream(CatalogReplication, PageSizing, RESTStream):
         Rows arrive unordered, so the largest stamp seen so far says nothing about rows
         not yet read; advancing on it would lose them if the run is interrupted.
         """
+
+    def _write_starting_replication_value(self, context: Context | None) -> None:
+        """Before the SDK reads the bookmark: one written under the entity's other stamp
+        name (an endpoint upgrade) is carried over (see :mod:`.renamed_keys`)."""
+        if self.incremental and self.replication_key:
+            carry_bookmark(
+                self.get_context_state(context), self.replication_key, self.name, self.logger
+            )
+        super()._write_starting_replication_value(context)
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """No signpost: the window end already caps the bookmark at the snapshot time."""
