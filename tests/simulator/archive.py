@@ -8,8 +8,9 @@ ACUMATICA_DAC_ODATA.md section 5). Archived documents are read-only.
 
 Modelled: option ``archive`` ``{"fraction": f, "before": "<ISO date-time>"}`` (default
 ``{}``: nothing archived, as on an instance where no retention policy was set up): among
-the documents of :data:`DOCUMENTS` last modified before ``before`` (default 2025-01-01),
-the fraction ``f`` chosen by a hash of the row (deterministic for a seed) is archived.
+the documents of :data:`DOCUMENTS` last modified before ``before`` (default: 180 days
+before the server's clock when the data is built, a retention period), the fraction ``f``
+chosen by a hash of the row (deterministic for a seed) is archived.
 Archived rows leave every list, filter, lookup by id or key and ``truth`` (unless asked
 with ``archived=1``) for requests without the header, and no mutation or deletion picks
 them. Not modelled: which documents qualify (Acumatica archives closed documents past a
@@ -27,7 +28,7 @@ from typing import Any
 from .values import datetime_to_ms, stable_hash
 
 HEADER = "px-apiarchive"
-DEFAULT_BEFORE = "2025-01-01T00:00:00+00:00"
+RETENTION_MS = 180 * 86_400_000
 #: Documents that can be archived: REST entities and the simulator's DACs of the same tables.
 DOCUMENTS = frozenset(
     {"SalesOrder", "SalesInvoice", "JournalTransaction", "SOOrder", "SOLine", "ARInvoice"}
@@ -42,14 +43,16 @@ def shows_archived(headers: Mapping[str, str]) -> bool:
 class Policy:
     """Which rows of a table are archived, from the ``archive`` option."""
 
-    def __init__(self, options: Mapping[str, Any] | None, seed: int) -> None:
+    def __init__(self, options: Mapping[str, Any] | None, seed: int, now_ms: int = 0) -> None:
         options = dict(options or {})
         unknown = set(options) - {"fraction", "before"}
         if unknown:
             raise ValueError(f"unknown archive options: {sorted(unknown)}")
         self.fraction = float(options.get("fraction", 0) or 0)
-        before = datetime.fromisoformat(str(options.get("before") or DEFAULT_BEFORE))
-        self.before_ms = datetime_to_ms(before)
+        before = options.get("before")
+        self.before_ms = (
+            datetime_to_ms(datetime.fromisoformat(str(before))) if before else now_ms - RETENTION_MS
+        )
         self.seed = seed
 
     def applies(self, table: str) -> bool:

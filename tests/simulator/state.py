@@ -238,7 +238,7 @@ class Simulator:
                 token_lifetime=self.options["token_lifetime_seconds"],
             )
             self.stores: dict[str, EntityStore] = {}
-            self.archive = Policy(self.options["archive"], self.options["seed"])
+            self.archive = Policy(self.options["archive"], self.options["seed"], now_ms())
             # Long transactions (mutate with commit_after_seconds) not yet visible, and
             # those already applied (kept for the control API's transactions view).
             self.pending: list[Transaction] = []
