@@ -5,10 +5,14 @@ discovers the endpoint, selects Customer, SalesOrder (with its Details lines) an
 StockItem, pipes the tap into target-jsonl (in its own virtual environment, as Meltano
 would), then changes a few records and runs again from the saved state to show an
 incremental load. Output lands in ``demo-output/``.
+
+``python3 tasks.py demo --endpoint-version 26.200.001`` runs it against Acumatica 2026 R2's
+contract (v5: drop-downs arrive as ``{"id", "description"}`` and leave as two columns).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -84,12 +88,28 @@ def count_lines(data_dir: Path) -> dict[str, int]:
     return counts
 
 
-def main() -> None:
+def show_drop_down(data_dir: Path) -> None:
+    """One SalesOrder's Status as the target received it (two columns from 26.200.001)."""
+    path = next(data_dir.glob("SalesOrder*.jsonl"))
+    with path.open() as handle:
+        record = next(r for r in map(json.loads, handle) if r.get("Status"))
+    columns = {k: record[k] for k in ("Status", "Status__id") if k in record}
+    print(f"  one SalesOrder's drop-down columns: {json.dumps(columns)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python3 tasks.py demo")
+    parser.add_argument(
+        "--endpoint-version",
+        default="24.200.001",
+        help="Default endpoint version to read (e.g. 26.200.001, Acumatica 2026 R2)",
+    )
+    version = parser.parse_args(argv).endpoint_version
     target = target_jsonl()
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
     sizes = {"Customer": 2000, "SalesOrder": 1500, "StockItem": 800}
-    with SimulatorProcess(sizes=sizes, default_size=10) as sim:
+    with SimulatorProcess(sizes=sizes, default_size=10, versions=[version]) as sim:
         print(f"Acumatica simulator listening at {sim.url}")
         config = OUT / "tap-config.json"
         config.write_text(
@@ -97,7 +117,7 @@ def main() -> None:
                 {
                     "url": sim.url,
                     **sim.credentials,
-                    "endpoint_version": "24.200.001",
+                    "endpoint_version": version,
                     "entities": list(STREAMS),
                 },
                 indent=2,
@@ -117,6 +137,7 @@ def main() -> None:
         print(f"\nRun 1 (full load) in {time.monotonic() - started:.1f}s -> {first_dir}")
         for stream, count in count_lines(first_dir).items():
             print(f"  {stream:<12} {count:>6} records")
+        show_drop_down(first_dir)
 
         changed = sim.control.mutate("Customer", update=25, insert=5)
         # Run 2 starts at once, with the default settle_seconds: the changes are in it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -32,3 +33,29 @@ def test_demo_runs_a_real_extraction_end_to_end() -> None:
     assert "0 left open" in out
     lines = (ROOT / "demo-output" / "run-1").glob("SalesOrder*.jsonl")
     assert any('"Details": [' in path.read_text() for path in lines)
+
+
+def test_demo_runs_against_acumatica_2026_r2() -> None:
+    """``python3 tasks.py demo --endpoint-version 26.200.001``: contract v5, drop-downs as
+    two columns in the target's files."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.demo", "--endpoint-version", "26.200.001"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    out = done.stdout
+    assert "SalesOrder     1500 records" in out
+    assert "Customer         30 records" in out
+    assert '"Status__id": "' in out
+    records = [
+        json.loads(line)
+        for path in (ROOT / "demo-output" / "run-1").glob("SalesOrder*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert len(records) == 1500
+    assert all("LastModifiedDateTime" in r and "LastModified" not in r for r in records)
+    assert {r["Status__id"] for r in records} >= {"N", "H", "C"}
