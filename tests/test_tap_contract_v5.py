@@ -297,3 +297,30 @@ def test_linked_entities_carry_their_data(loaded: Loaded) -> None:
     for record in loaded.run.records["Customer"]:
         for name in LINKED["Customer"]:
             assert record[name]["id"] == truth[record["id"]][name]["id"], name
+
+
+def test_one_column_of_a_drop_down_selected_reads_its_field_once(loaded: Loaded) -> None:
+    """``Status`` deselected, ``Status__id`` kept: ``$select`` names the field ``Status``
+    (never ``Status__id``, which the ERP does not know) and the id still comes out."""
+    if not loaded.v5:
+        return
+    config = tapkit.config_for(loaded.sim, endpoint_version=loaded.version)
+    catalog = tapkit.select(loaded.catalog, ["SalesOrder"])
+    for md in catalog["streams"][0]["metadata"]:
+        if md["breadcrumb"] in (["properties", "Status"], ["properties", "Hold"]):
+            md["metadata"]["selected"] = False
+    run = tapkit.run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-3000:]
+    truth = loaded.truth("SalesOrder")
+    for record in run.records["SalesOrder"]:
+        assert "Status" not in record
+        assert "Hold" not in record
+        inner = truth[record["id"]]["Status"].get("value") or {}
+        assert record["Status__id"] == inner.get("id")
+    selects = {
+        name
+        for request in loaded.sim.control.requests("list")
+        for name in request["query"].get("$select", "").split(",")
+    }
+    assert "Status" in selects
+    assert "Status__id" not in selects
