@@ -100,6 +100,11 @@ def test_upgrade_keeps_the_bookmark_and_the_columns(sim: SimulatorProcess) -> No
         ids = set(changed[entity]["updated"]) | set(changed[entity]["inserted"])
         assert {r["id"] for r in upgraded.records[entity]} == ids, entity
     assert upgraded.stderr.count(CARRIED) == 1, upgraded.stderr[-3000:]
+    # The SDK itself now starts from the bookmark (alone, it would say "None": a re-sync).
+    old_value = state["bookmarks"]["SalesOrder"]["replication_key_value"]
+    assert f"Starting incremental sync of 'SalesOrder' with bookmark value: {old_value}" in (
+        upgraded.stderr
+    )
     bookmark = upgraded.last_state["bookmarks"]["SalesOrder"]  # type: ignore[index]
     assert bookmark["replication_key"] == "LastModifiedDateTime"
     assert (
