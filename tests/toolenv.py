@@ -77,7 +77,11 @@ def interpreter(name: str) -> tuple[str, tuple[int, int]]:
         return sys.executable, current
     for minor in range(newest[1], oldest[1] - 1, -1):
         found = shutil.which(f"python3.{minor}")
-        if found:
+        if found is None:
+            continue
+        # A version manager's shim may be on PATH for a version it will not run: try it.
+        probe = [found, "-c", "import venv, ensurepip"]
+        if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
             return found, (3, minor)
     raise RuntimeError(
         f"{name} needs Python {oldest[0]}.{oldest[1]} to {newest[0]}.{newest[1]}; the tests "
