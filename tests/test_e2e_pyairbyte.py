@@ -114,6 +114,7 @@ def assert_table_equals_truth(rows: list[dict[str, t.Any]], truth: dict[str, dic
 def test_pyairbyte_reads_into_duckdb_then_only_the_changes(
     sim: SimulatorProcess, tmp_path: Path
 ) -> None:
+    # entities: discovery of the two streams only (PyAirbyte discovers before each read).
     config = tapkit.config_for(sim, entities=STREAMS)
     job = {
         "action": "read",

@@ -97,6 +97,23 @@ def test_check_with_a_wrong_password_fails_with_the_singer_taps_line(
     assert counters["open_sessions"] == 0
 
 
+def test_check_with_a_url_nothing_answers_at_fails_with_the_singer_taps_line() -> None:
+    # Quick retries (not the default 1 s backoff): the same five attempts, shorter waits.
+    config = {
+        "url": "http://127.0.0.1:1/AcumaticaERP/",  # port 1: connection refused
+        "username": "admin",
+        "password": "Some-Passw0rd-1",
+        **tapkit.QUICK_RETRIES,
+    }
+    run = run_source("check", config=config)
+    assert run.returncode == 0
+    assert run.connection_status["status"] == "FAILED"
+    singer = tapkit.run_tap(config, extra=["--discover"])
+    line = tapkit.assert_one_clear_error(singer, "cannot reach")
+    assert run.connection_status["message"] == line.removeprefix(tapkit.ERROR_PREFIX)
+    assert "Some-Passw0rd-1" not in run.stdout + run.stderr
+
+
 def test_check_with_an_endpoint_the_instance_does_not_serve(sim: SimulatorProcess) -> None:
     run = run_source("check", config=tapkit.config_for(sim, endpoint_version="99.200.001"))
     assert run.returncode == 0
@@ -280,6 +297,8 @@ def test_a_cursor_the_entity_cannot_be_read_by_is_refused(sim: SimulatorProcess)
     assert sim.control.counters()["logins"] == logins  # refused before signing in
 
 
+#: Generic inquiries; odata_url_style v4, not the default auto: one family is enough here
+#: (test_tap_odata.py runs both), and no probe request.
 ODATA = {"schema": "OData", "odata_url_style": "v4"}
 
 
