@@ -7,16 +7,13 @@ files and process exit, not with Acumatica.
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 import traceback
 import typing as t
-from pathlib import Path
 
 from tap_acumatica.errors import AcumaticaError, ConfigError
-from tap_acumatica.logs import install_redaction, redact_secrets, redact_text
-from tap_acumatica.settings import SECRET_SETTINGS
+from tap_acumatica.inputs import load_json_file, redact_config_secrets
+from tap_acumatica.logs import redact_text
 from tap_acumatica.tap import TapAcumatica
 
 
@@ -31,28 +28,6 @@ def _option_values(argv: t.Sequence[str], name: str) -> list[str]:
     return values
 
 
-def _load_input(kind: str, path: str) -> t.Any:
-    """Read one JSON input file, or raise a one-line ConfigError (never echoing content)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"The {kind} file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"The {kind} file {path} cannot be read: {exc}.") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"The {kind} file {path} is not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}."
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"The {kind} file {path} must hold a JSON object, not {type(data).__name__}."
-        )
-    return data
-
-
 def check_input_files(argv: t.Sequence[str]) -> None:
     """Validate --config/--catalog/--state files before the SDK parses them.
 
@@ -61,18 +36,13 @@ def check_input_files(argv: t.Sequence[str]) -> None:
     Secret values found in the config are redacted from everything printed afterwards,
     including errors raised before the run's client exists.
     """
-    secrets: list[str] = []
     for path in _option_values(argv, "--config"):
-        if path == "ENV":
-            continue
-        config = _load_input("config", path)
-        secrets += [str(config[k]) for k in SECRET_SETTINGS if config.get(k) not in (None, "")]
-    if secrets:
-        install_redaction(functools.partial(redact_secrets, secrets=secrets))
+        if path != "ENV":
+            redact_config_secrets(load_json_file("config", path))
     for path in _option_values(argv, "--state"):
-        _load_input("state", path)
+        load_json_file("state", path)
     for path in _option_values(argv, "--catalog"):
-        catalog = _load_input("catalog", path)
+        catalog = load_json_file("catalog", path)
         streams = catalog.get("streams")
         if not isinstance(streams, list):
             raise ConfigError(

@@ -25,6 +25,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_acumatica import __version__, urls
 from tap_acumatica.config_schema import CONFIG_SCHEMA
+from tap_acumatica.connection import check_connection
 from tap_acumatica.errors import ConfigError
 from tap_acumatica.messages import BufferedMsgSpecWriter
 from tap_acumatica.run import RunContext
@@ -139,6 +140,14 @@ class TapAcumatica(Tap):
         if self.settings.schema == "DAC":
             return json.dumps(self.catalog_dict, default=str)
         return super().catalog_json_text
+
+    def check_connection(self) -> str:
+        """Sign in, reach the configured API and sign out; what was reached, in one line
+        (see :mod:`tap_acumatica.connection`; an error is the tap's usual one line)."""
+        try:
+            return check_connection(self.run)
+        finally:
+            self.close()
 
     def run_connection_test(self) -> bool:  # type: ignore[misc]
         try:

